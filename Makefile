@@ -1,0 +1,53 @@
+# courtflow: `make demo` runs the pipeline end to end offline; `make test` runs the tests.
+# Every target does its own set-up: checks Python, installs uv if missing, syncs the
+# virtual environment from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+PY := $(VENV)/bin/python
+export UV_LINK_MODE ?= copy
+
+.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench clean
+
+help:
+	@echo "make demo   - run the courtlistener_pipeline DAG end to end (SQLite + sandbox, offline)"
+	@echo "make test   - run the test suite (unit + integration: PostgreSQL, sandbox, Airflow)"
+	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make lint   - ruff + mypy --strict"
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "error: courtflow needs Python >= 3.11, found $$($(PYTHON) --version 2>&1) at $$(command -v $(PYTHON)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+	  { echo "uv not found: installing it with pip" >&2; $(PYTHON) -m pip install --quiet uv || \
+	    { echo "error: could not install uv with '$(PYTHON) -m pip install uv'; install uv (https://docs.astral.sh/uv/) and retry" >&2; exit 1; }; }
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+demo: setup
+	$(PY) -m courtflow.demo
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -q -m "not slow" tests/integration
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow tests
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy --strict src
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache

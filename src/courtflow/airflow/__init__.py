@@ -1,0 +1,1 @@
+"""The Airflow adapter: the only package in courtflow that imports Airflow."""

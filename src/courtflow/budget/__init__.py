@@ -1,0 +1,1 @@
+"""The distributed call budget: rate lists, ledger, atomic reservation, waits."""

@@ -1,0 +1,1 @@
+"""The CourtListener HTTP client."""

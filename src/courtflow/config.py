@@ -1,0 +1,127 @@
+"""One settings object for the CLI, the demo and Airflow.
+
+Configuration flows one way: environment (or an Airflow connection, which wins when
+present) -> :class:`Settings` -> constructors. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from courtflow.budget.rates import Rate, parse_rates
+from courtflow.errors import ConfigError
+from courtflow.redact import Secret
+
+DEFAULT_BASE_URL = "https://www.courtlistener.com/api/rest/v4"
+DEFAULT_RATES = "5000/hour"
+DEFAULT_DATABASE_FILE = "courtflow.sqlite"
+_TOKEN = re.compile(r"^[0-9a-fA-F]{40}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to talk to CourtListener and the target database."""
+
+    base_url: str = DEFAULT_BASE_URL
+    token: Secret | None = None
+    database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
+    rates: tuple[Rate, ...] = field(default_factory=lambda: parse_rates(DEFAULT_RATES))
+    headroom: float = 0.0
+    safety_margin: float = 1.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_attempts: int = 5
+    max_sleep: float = 60.0
+    user_agent: str = "courtflow/0.1 (+https://github.com/courtflow; data pipeline)"
+
+    @property
+    def budget_key(self) -> str:
+        """Identifies the shared quota: a hash of the token, never the token itself."""
+        if self.token is None:
+            return "anonymous"
+        return "token:" + hashlib.sha256(self.token.reveal().encode()).hexdigest()[:16]
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``COURTLISTENER_*`` and ``COURTFLOW_*`` variables; validate every one."""
+        env = os.environ if env is None else env
+        token_text = env.get("COURTLISTENER_API_TOKEN", "").strip()
+        return cls(
+            base_url=validate_base_url(env.get("COURTLISTENER_API_BASE_URL", DEFAULT_BASE_URL)),
+            token=validate_token(token_text) if token_text else None,
+            database_url=validate_database_url(
+                env.get("COURTFLOW_DATABASE_URL", f"sqlite:///{DEFAULT_DATABASE_FILE}")
+            ),
+            rates=parse_rates(env.get("COURTFLOW_RATES", DEFAULT_RATES)),
+            headroom=_float(env, "COURTFLOW_HEADROOM", 0.0, low=0.0, high=0.99),
+            safety_margin=_float(env, "COURTFLOW_SAFETY_MARGIN", 1.0, low=0.0, high=3600.0),
+            max_attempts=int(_float(env, "COURTFLOW_MAX_ATTEMPTS", 5, low=1, high=50)),
+            max_sleep=_float(env, "COURTFLOW_MAX_SLEEP", 60.0, low=0.0, high=86400.0),
+        )
+
+
+def validate_token(text: str) -> Secret:
+    if not _TOKEN.match(text):
+        # Never echo the value: it may be a real token with a typo.
+        raise ConfigError(
+            f"COURTLISTENER_API_TOKEN is malformed: expected 40 hexadecimal characters, "
+            f"got {len(text)} characters"
+        )
+    return Secret(text)
+
+
+def validate_base_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"COURTLISTENER_API_BASE_URL is malformed: {url!r} "
+            "(expected e.g. https://www.courtlistener.com/api/rest/v4)"
+        )
+    if re.search(r"/api/rest/v[12](/|$)", parts.path):
+        raise ConfigError(
+            f"COURTLISTENER_API_BASE_URL points at a retired API version: {url!r}; use /api/rest/v4"
+        )
+    return url
+
+
+def validate_database_url(text: str) -> str:
+    url = text.strip()
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in url or scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            "COURTFLOW_DATABASE_URL is malformed: expected a SQLAlchemy URL such as "
+            "sqlite:///courtflow.sqlite or postgresql+psycopg://user@host/db"
+        )
+    if scheme == "postgres":
+        url = "postgresql" + url[len("postgres") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        parent = Path(url[len("sqlite:///") :]).parent
+        if str(parent) not in ("", ".") and not parent.exists():
+            raise ConfigError(f"COURTFLOW_DATABASE_URL: folder {parent} does not exist")
+    return url
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,77 @@
+"""One error hierarchy for courtflow: callers decide by class, never by message text.
+
+Fatal errors must never be retried (a bad token stays bad); transient errors may be.
+Messages never contain the API token: build them from status, path and server detail.
+"""
+
+from __future__ import annotations
+
+
+class CourtflowError(Exception):
+    """Base of every error courtflow raises on purpose."""
+
+
+class FatalError(CourtflowError):
+    """Retrying cannot help: configuration, credentials, request or account problems."""
+
+
+class ConfigError(FatalError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class AuthError(FatalError):
+    """401/403 from the server: bad, missing or under-privileged token."""
+
+
+class BadRequestError(FatalError):
+    """400 (unknown filter, bad value) or 404 on a list/cursor: the request itself is wrong."""
+
+
+class BlockedError(FatalError):
+    """429 without Retry-After: the account is blocked; waiting will not help."""
+
+
+class GoneError(CourtflowError):
+    """410 Gone (sealed record): skipped and logged, not retried, not fatal to a sync."""
+
+
+class TransientError(CourtflowError):
+    """The same request may succeed later."""
+
+
+class ServerError(TransientError):
+    """5xx from the server."""
+
+
+class NetworkError(TransientError):
+    """Timeout, connection refused or reset."""
+
+
+class BadPayloadError(TransientError):
+    """The response body was truncated or not the JSON we expect."""
+
+
+class ThrottledError(TransientError):
+    """429 with Retry-After: the server wants us to wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BudgetExhaustedError(TransientError):
+    """The call budget has no room until ``available_at`` (epoch seconds, database clock).
+
+    Raised instead of sleeping when the wait is longer than the caller allows, so an
+    Airflow task can defer to a trigger and free its worker slot.
+    """
+
+    def __init__(self, message: str, available_at: float, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.available_at = available_at
+        self.wait_seconds = wait_seconds
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The single retry predicate: True when retrying the same request may succeed."""
+    return isinstance(exc, TransientError) and not isinstance(exc, BudgetExhaustedError)

@@ -1,0 +1,1 @@
+"""The target database: tables, migrations, batched idempotent upserts, checkpoints."""
