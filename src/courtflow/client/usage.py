@@ -1,0 +1,59 @@
+"""The ``api-usage/`` response: the caller's live rates and usage, free of the main quota."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from courtflow.budget.rates import Rate, parse_rate
+from courtflow.errors import BadPayloadError
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    scope: str
+    rate: str
+    used: int
+    limit: int
+    remaining: int
+    window_seconds: int
+    reset_at: datetime | None
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    windows: tuple[UsageWindow, ...]
+    historical: Mapping[str, int]
+    membership: Any = None
+
+    @property
+    def user_windows(self) -> tuple[UsageWindow, ...]:
+        """Only ``scope == "user"`` rows are the main quota."""
+        return tuple(w for w in self.windows if w.scope == "user")
+
+    def user_rates(self) -> tuple[Rate, ...]:
+        return tuple(parse_rate(w.rate) for w in self.user_windows)
+
+
+def parse_api_usage(payload: Any) -> ApiUsage:
+    try:
+        windows = tuple(
+            UsageWindow(
+                scope=str(row["scope"]),
+                rate=str(row["rate"]),
+                used=int(row["used"]),
+                limit=int(row["limit"]),
+                remaining=int(row["remaining"]),
+                window_seconds=int(row["window_seconds"]),
+                reset_at=datetime.fromisoformat(row["reset_at"]) if row.get("reset_at") else None,
+                blocked=bool(row.get("blocked", False)),
+            )
+            for row in payload["current_usage"]
+        )
+        historical = {str(k): int(v) for k, v in dict(payload.get("historical_usage") or {}).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadPayloadError(f"api-usage/ returned an unexpected shape: {exc!r}") from None
+    return ApiUsage(windows=windows, historical=historical, membership=payload.get("membership"))
