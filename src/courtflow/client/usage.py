@@ -53,7 +53,8 @@ def parse_api_usage(payload: Any) -> ApiUsage:
             )
             for row in payload["current_usage"]
         )
-        historical = {str(k): int(v) for k, v in dict(payload.get("historical_usage") or {}).items()}
+        history = dict(payload.get("historical_usage") or {})
+        historical = {str(k): int(v) for k, v in history.items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise BadPayloadError(f"api-usage/ returned an unexpected shape: {exc!r}") from None
     return ApiUsage(windows=windows, historical=historical, membership=payload.get("membership"))

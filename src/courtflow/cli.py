@@ -1,0 +1,225 @@
+"""``courtflow`` command line: sync | backfill | plan | budget | migrate | sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from courtflow.config import Settings
+from courtflow.errors import CourtflowError, FatalError
+from courtflow.redact import redact
+from courtflow.resources import DEFAULT_RESOURCES, RESOURCES, ResourceSpec, get_resource
+from courtflow.store.state import Checkpoint
+from courtflow.summary import summarize
+from courtflow.sync import open_pipeline, sync_window
+from courtflow.window import Window, iso, parse_instant
+
+PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
+
+
+def _window(args: argparse.Namespace) -> Window:
+    since = parse_instant(args.since, name="--since")
+    until = parse_instant(args.until, name="--until") if args.until else datetime.now(UTC)
+    return Window(since, until)
+
+
+def _split_csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    spec = get_resource(args.resource)
+    window = _window(args)
+    run_id = args.run_id or f"cli__{uuid.uuid4().hex[:12]}"
+    with open_pipeline(settings, run_id=run_id, task_id=f"sync.{spec.name}") as p:
+        result = sync_window(
+            p.engine, p.client, spec, window, run_id=run_id,
+            fields=_split_csv(args.fields), omit=_split_csv(args.omit),
+        )
+        summary = summarize(p.engine, [spec], run_ids=[run_id])
+    print(
+        f"synced {spec.name} {window}: {result.pages} pages, {result.rows} rows, "
+        f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
+        f"{' (already complete)' if result.skipped else ''}",
+        file=sys.stderr,
+    )
+    print(summary.human(), file=sys.stderr)
+    print(summary.as_json(), flush=True)
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    spec = get_resource(args.resource)
+    window = _window(args)
+    step = timedelta(hours=args.step_hours)
+    windows = list(window.split(step)) if spec.incremental else [window]
+    run_id = args.run_id or f"backfill__{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    totals = {"rows": 0, "calls": 0, "pages": 0}
+
+    with open_pipeline(settings, run_id=run_id, task_id=f"backfill.{spec.name}") as p:
+
+        def progress(_spec: ResourceSpec, cp: Checkpoint, written: int) -> None:
+            totals["rows"] += written
+            totals["pages"] += 1
+            _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
+
+        done_windows = 0
+        for sub in windows:
+            result = sync_window(p.engine, p.client, spec, sub, run_id=run_id, on_page=progress)
+            totals["calls"] += result.calls
+            done_windows += 1
+            _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
+        print(file=sys.stderr)
+        summary = summarize(p.engine, [spec], run_ids=[run_id])
+    print(summary.human(), file=sys.stderr)
+    print(summary.as_json(), flush=True)
+    return 0
+
+
+def _print_progress(
+    done: int, total: int, totals: dict[str, int], started: float, usage: Sequence[object]
+) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    elapsed = time.monotonic() - started
+    eta = (elapsed / done * (total - done)) if done else float("nan")
+    room = " ".join(str(u) for u in usage)
+    bar = "#" * filled + "." * (width - filled)
+    sys.stderr.write(
+        f"\r[{bar}] {done}/{total} windows  rows={totals['rows']} pages={totals['pages']} "
+        f"elapsed={elapsed:.0f}s eta={'?' if math.isnan(eta) else f'{eta:.0f}s'}  {room}"
+    )
+    sys.stderr.flush()
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    spec = get_resource(args.resource)
+    window = _window(args)
+    run_id = f"plan__{uuid.uuid4().hex[:12]}"
+    with open_pipeline(settings, run_id=run_id, task_id="plan") as p:
+        count = p.client.count(spec, since=window.start, until=window.end)
+        pages = max(1, math.ceil(count / PAGE_SIZE))
+        rates = p.budget.effective_rates
+    # The slowest window decides how long the budget needs to serve the pages.
+    hours = max(r.period * pages / r.limit for r in rates) / 3600 if rates else float("nan")
+    print(f"{spec.name} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")
+    print("  (the count itself cost 1 call; retries would add more)")
+    print(f"  at {', '.join(r.text for r in rates)}: about {hours:.2f} h of budget")
+    return 0
+
+
+def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.budget.budget import Budget
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    budget = Budget.from_settings(settings, engine)
+    print(f"budget key {settings.budget_key} (ledger: {engine.url.render_as_string(True)})")
+    for w in budget.usage():
+        print(f"  {w}")
+    if settings.token is not None and not args.ledger_only:
+        from courtflow.client import CourtListenerClient
+
+        with CourtListenerClient(settings) as client:
+            usage = client.api_usage()
+        print("server (api-usage/):")
+        for uw in usage.user_windows:
+            print(
+                f"  {uw.rate:<12} used {uw.used}/{uw.limit} remaining {uw.remaining} "
+                f"reset_at {uw.reset_at.isoformat() if uw.reset_at else '-'}"
+            )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import current_revision, upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"schema at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.sandbox.__main__ import main as sandbox_main
+
+    return sandbox_main(args.sandbox_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="courtflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every API call")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def windowed(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--resource", required=True, choices=sorted(RESOURCES))
+        p.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no zone)")
+        p.add_argument("--until", help="window end (exclusive); default now")
+
+    p = sub.add_parser("sync", help="sync one window of one resource")
+    windowed(p)
+    p.add_argument("--run-id")
+    p.add_argument("--fields", help="comma-separated fields to keep")
+    p.add_argument("--omit", help="comma-separated fields to drop")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("backfill", help="sync a long range window by window; resumable")
+    windowed(p)
+    p.add_argument("--step-hours", type=float, default=24.0, help="window size (default 24)")
+    p.add_argument("--run-id", help="reuse to resume a stopped backfill's accounting")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("plan", help="estimate the calls a range needs and the budget time")
+    windowed(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("budget", help="show used/limit/remaining per window")
+    p.add_argument("--ledger-only", action="store_true", help="do not ask api-usage/")
+    p.set_defaults(func=cmd_budget)
+
+    p = sub.add_parser("migrate", help="create or upgrade the target database schema")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("sandbox", help="run the CourtListener sandbox server", add_help=False)
+    p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    settings: Settings | None = None
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except FatalError as exc:
+        token = settings.token if settings else None
+        print(f"error: {redact(str(exc), token)}", file=sys.stderr)
+        return 2
+    except CourtflowError as exc:
+        token = settings.token if settings else None
+        print(f"error ({type(exc).__name__}): {redact(str(exc), token)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to resume from the last page", file=sys.stderr)
+        return 130
+
+
+__all__ = ["DEFAULT_RESOURCES", "iso", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())

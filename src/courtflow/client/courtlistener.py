@@ -1,0 +1,366 @@
+"""The one place that speaks HTTP to CourtListener.
+
+Every attempt (first try, retry or redirect hop) reserves a ticket from the
+:class:`~courtflow.client.gate.CallGate` before it is sent and reports its outcome after,
+so the call budget sees exactly what the server sees.
+
+>>> with CourtListenerClient(settings, gate) as client:
+...     for page in client.iter_pages(get_resource("dockets"), since=start, until=end):
+...         store(page.results)
+...         checkpoint(page.next_url)        # resume later with resume_url=page.next_url
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from courtflow.client.gate import CallGate, CallReport, Outcome, PassThroughGate, Ticket
+from courtflow.client.paging import Page, paginator_for
+from courtflow.client.retry import REDIRECTS, RetryPolicy, classify, describe_url, should_retry
+from courtflow.client.urls import endpoint_of, join_url, require_same_origin
+from courtflow.client.usage import ApiUsage, parse_api_usage
+from courtflow.config import Settings
+from courtflow.errors import (
+    BadPayloadError,
+    BadRequestError,
+    BlockedError,
+    CourtflowError,
+    GoneError,
+    NetworkError,
+    ThrottledError,
+)
+from courtflow.redact import redact
+from courtflow.resources import ResourceSpec
+
+logger = logging.getLogger("courtflow.client")
+
+MAX_REDIRECTS = 5
+USAGE_PATH = "api-usage/"
+_MAIN, _USAGE = "main", "api_usage"  # throttle scopes: api-usage/ has its own quota
+
+
+@dataclass
+class _Call:
+    """Mutable state of one logical request across its attempts and redirect hops."""
+
+    endpoint: str
+    url: str
+    gated: bool
+    attempts: int = 0
+
+    @property
+    def scope(self) -> str:
+        return _MAIN if self.gated else _USAGE
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """What one HTTP attempt produced: a JSON payload, a redirect target or an error."""
+
+    status: int | None
+    size: int = 0
+    payload: Any = None
+    location: str | None = None
+    error: CourtflowError | None = None
+
+
+class CourtListenerClient:
+    """CourtListener REST v4 over one pooled connection, under a call gate.
+
+    Not thread-safe: one client per worker. ``sleep`` and ``clock`` are injectable so
+    tests run retries and Retry-After waits without real sleeping.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        gate: CallGate | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._gate: CallGate = gate if gate is not None else PassThroughGate()
+        self._sleep = sleep
+        self._clock = clock
+        self._retry = retry if retry is not None else RetryPolicy.from_settings(settings)
+        self._backoff = wait_exponential_jitter(
+            multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
+        )
+        self._holds: dict[str, float] = {}  # scope -> clock() before which nothing is sent
+        headers = {"User-Agent": settings.user_agent, "Accept": "application/json"}
+        if settings.token:
+            headers["Authorization"] = f"Token {settings.token.reveal()}"
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            verify=True,
+            # Redirects are followed here, one gated attempt per hop, same host only.
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    # -- public API -------------------------------------------------------------------
+
+    def iter_pages(
+        self,
+        spec: ResourceSpec,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resume_url: str | None = None,
+        fields: Sequence[str] | None = None,
+        omit: Sequence[str] | None = None,
+    ) -> Iterator[Page]:
+        """Pages of ``spec`` modified in ``[since, until)``, following ``next`` exactly.
+
+        With ``resume_url`` (a ``next`` URL from a checkpoint) the walk starts there and the
+        window/field arguments are ignored: they are already inside the URL.
+        """
+        paginator = paginator_for(spec)
+        url: str | None
+        if resume_url is not None:
+            url = require_same_origin(resume_url, self.base_url, what="resume_url")
+        else:
+            params = paginator.first_params(
+                spec, since=since, until=until, fields=fields, omit=omit
+            )
+            url = join_url(self.base_url, spec.path, params)
+        while url is not None:
+            payload, fetched, attempts = self._get_json(spec.path, url)
+            results, next_url, count = paginator.read(payload, fetched)
+            if next_url is not None:
+                # A server that points pagination elsewhere must not receive the token.
+                require_same_origin(next_url, self.base_url, what="next")
+                if next_url in (url, fetched):
+                    raise BadPayloadError(f"GET {describe_url(fetched)}: 'next' points to itself")
+            yield Page(
+                results=results,
+                next_url=next_url,
+                url=redact(fetched, self._settings.token),
+                attempts=attempts,
+                count=count,
+            )
+            url = next_url
+
+    def count(
+        self, spec: ResourceSpec, *, since: datetime | None = None, until: datetime | None = None
+    ) -> int:
+        """Rows of ``spec`` in ``[since, until)``; one call (``count=on`` or page one)."""
+        paginator = paginator_for(spec)
+        params = paginator.first_params(spec, since=since, until=until, fields=None, omit=())
+        if spec.pagination == "cursor":
+            params["count"] = "on"
+            url = join_url(self.base_url, spec.path, params)
+            payload, fetched, _ = self._get_json(spec.path, url)
+            value = payload.get("count") if isinstance(payload, dict) else None
+        else:
+            url = join_url(self.base_url, spec.path, params)
+            payload, fetched, _ = self._get_json(spec.path, url)
+            value = paginator.read(payload, fetched)[2]
+        if not isinstance(value, int) or isinstance(value, bool):
+            where = describe_url(fetched)
+            raise BadPayloadError(f"GET {where}: no integer 'count' in the response")
+        return value
+
+    def api_usage(self) -> ApiUsage:
+        """Live rates and usage of this token; free of the main quota, so not gated."""
+        url = join_url(self.base_url, USAGE_PATH, {})
+        payload, _, _ = self._get_json(USAGE_PATH, url, gated=False)
+        return parse_api_usage(payload)
+
+    def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> Any:
+        """Any JSON GET (detail routes), with the same gating, errors and retries."""
+        if "://" in path_or_url:
+            url = require_same_origin(path_or_url, self.base_url, what="url")
+            if params:
+                url = str(httpx.URL(url).copy_merge_params(dict(params)))
+        else:
+            url = join_url(self.base_url, path_or_url, dict(params or {}))
+        payload, _, _ = self._get_json(endpoint_of(url, self.base_url), url)
+        return payload
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CourtListenerClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        token = "set" if self._settings.token else "none"
+        return f"CourtListenerClient(base_url={self.base_url!r}, token={token})"
+
+    # -- one logical request: redirect hops, each with its own retries ----------------
+
+    def _get_json(self, endpoint: str, url: str, *, gated: bool = True) -> tuple[Any, str, int]:
+        """Payload, final URL and number of HTTP attempts of one GET."""
+        call = _Call(endpoint=endpoint, url=url, gated=gated)
+        for _hop in range(MAX_REDIRECTS + 1):
+            retrying = Retrying(
+                stop=stop_after_attempt(self._retry.attempts),
+                wait=self._wait,
+                retry=retry_if_exception(lambda e: should_retry(e, self._settings.max_sleep)),
+                sleep=self._sleep,
+                reraise=True,
+            )
+            exchange: _Exchange = retrying(self._attempt, call)
+            if exchange.location is None:
+                return exchange.payload, call.url, call.attempts
+            call.url = require_same_origin(exchange.location, self.base_url, what="redirect")
+        raise BadRequestError(f"GET {describe_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, ThrottledError):
+            return 0.0  # the Retry-After hold, checked after gate.reserve(), does the waiting
+        return float(self._backoff(state))
+
+    # -- one HTTP attempt: gate, send, classify, report, log --------------------------
+
+    def _attempt(self, call: _Call) -> _Exchange:
+        remaining = self._holds.get(call.scope, 0.0) - self._clock()
+        if remaining > self._settings.max_sleep:
+            raise ThrottledError(
+                f"GET {describe_url(call.url)}: server asked to wait {remaining:.0f} s more",
+                retry_after=remaining,
+            )
+        # BudgetExhaustedError from the gate propagates untouched: no attempt was made.
+        ticket = self._gate.reserve(call.endpoint) if call.gated else None
+        call.attempts += 1
+        remaining = self._holds.get(call.scope, 0.0) - self._clock()
+        if remaining > 0:
+            # Even when the gate let us through (PassThroughGate), honour Retry-After.
+            self._sleep(remaining)
+        started = time.perf_counter()
+        try:
+            exchange = self._exchange(call.url)
+        except BaseException as exc:  # report the attempt even when something unexpected broke
+            self._record(call, ticket, _Exchange(status=None), started, exc)
+            raise
+        if isinstance(exchange.error, ThrottledError):
+            self._holds[call.scope] = self._clock() + exchange.error.retry_after
+            if call.gated:
+                self._gate.throttled(exchange.error.retry_after)
+        self._record(call, ticket, exchange, started, exchange.error)
+        if exchange.error is not None:
+            raise exchange.error
+        return exchange
+
+    def _exchange(self, url: str) -> _Exchange:
+        request = self._http.build_request("GET", url)
+        where = describe_url(url)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return _Exchange(status=None, error=NetworkError(_transport_message(where, exc)))
+        status = response.status_code
+        try:
+            body = response.read()
+        except httpx.TimeoutException as exc:
+            return _Exchange(status=status, error=NetworkError(_transport_message(where, exc)))
+        except httpx.HTTPError as exc:
+            message = f"HTTP {status} on GET {where}: body truncated ({type(exc).__name__})"
+            return _Exchange(status=status, error=BadPayloadError(message))
+        finally:
+            response.close()
+        size = response.num_bytes_downloaded
+        error = classify(response)
+        if error is not None:
+            return _Exchange(status=status, size=size, error=error)
+        if status in REDIRECTS:
+            location = str(request.url.join(response.headers["location"]))
+            return _Exchange(status=status, size=size, location=location)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            message = f"HTTP {status} on GET {where}: body is not valid JSON ({len(body)} bytes)"
+            return _Exchange(status=status, size=size, error=BadPayloadError(message))
+        return _Exchange(status=status, size=size, payload=payload)
+
+    def _record(
+        self,
+        call: _Call,
+        ticket: Ticket | None,
+        exchange: _Exchange,
+        started: float,
+        error: BaseException | None,
+    ) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        outcome = _outcome(error)
+        error_class = type(error).__name__ if error is not None else None
+        url = redact(call.url, self._settings.token)
+        logger.info(
+            "GET %s -> %s %s in %.0f ms (attempt %d)",
+            describe_url(url),
+            exchange.status if exchange.status is not None else "-",
+            outcome,
+            duration_ms,
+            call.attempts,
+            extra={
+                "event": "api_call",
+                "endpoint": call.endpoint,
+                "status_code": exchange.status,
+                "duration_ms": duration_ms,
+                "attempt": call.attempts,
+                "bytes": exchange.size,
+                "outcome": outcome,
+                "url": url,
+                "error_class": error_class,
+                "gated": call.gated,
+            },
+        )
+        if ticket is not None:
+            report = CallReport(
+                status=exchange.status,
+                outcome=outcome,
+                duration_ms=duration_ms,
+                bytes=exchange.size,
+                attempt=call.attempts,
+                error_class=error_class,
+            )
+            self._gate.report(ticket, report)
+
+
+def _outcome(error: BaseException | None) -> Outcome:
+    if error is None:
+        return "ok"
+    if isinstance(error, ThrottledError | BlockedError):
+        return "throttled"
+    if isinstance(error, GoneError):
+        return "gone"
+    if isinstance(error, BadPayloadError):
+        return "bad_payload"
+    if isinstance(error, NetworkError) or not isinstance(error, CourtflowError):
+        return "network"
+    return "http_error"
+
+
+def _transport_message(where: str, exc: httpx.HTTPError) -> str:
+    # httpx messages name host and errno, never headers; redact anyway.
+    return redact(f"GET {where}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,185 @@
+"""Records from the API to table rows: pure functions, no database.
+
+CourtListener sends timestamps in America/Los_Angeles (``-08:00``, ``-07:00`` in
+summer); rows hold them as UTC. Related objects come as hyperlinks
+(``".../api/rest/v4/dockets/12/"``); typed columns keep the trailing id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from courtflow.errors import BadPayloadError
+from courtflow.resources import ColumnSpec, ResourceSpec
+
+# Only links into the REST API are reduced to ids: a plain URL such as an opinion's
+# download_url is data and stays as it is.
+_API_LINK = re.compile(r"^(?:https?://[^/]+)?/api/rest/v\d+/[\w-]+/([^/?#]+)/?(?:[?#].*)?$")
+
+
+def canonical_json(record: Mapping[str, Any]) -> str:
+    """One text per content: sorted keys, no spaces, so equal records hash equal."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
+
+
+def link_id(value: str) -> str | None:
+    """``"http://host/api/rest/v4/dockets/12/"`` -> ``"12"``; None if not an API link."""
+    match = _API_LINK.match(value)
+    return match.group(1) if match else None
+
+
+def _bad(spec: ResourceSpec, record_id: object, field: str, problem: str) -> BadPayloadError:
+    return BadPayloadError(f"{spec.name} record id={record_id!r}: field {field!r} {problem}")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ISO 8601 timestamp with offset (or ``Z``) as an aware UTC datetime.
+
+    Raises ValueError for anything else, naive timestamps included: the API always
+    sends an offset, and guessing a zone would silently shift rows by hours.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("has no time zone offset")
+    return parsed.astimezone(UTC)
+
+
+def _to_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("is a boolean, expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ValueError(f"is not an integer ({type(value).__name__})")
+
+
+def _to_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"is not text ({type(value).__name__})")
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"is not a boolean ({type(value).__name__})")
+
+
+def _to_date(value: object) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise ValueError(f"is not an ISO date ({type(value).__name__})")
+
+
+def convert_value(column: ColumnSpec, value: object) -> object:
+    """One typed column's value; raises ValueError with the reason when it does not fit."""
+    if value is None:
+        return None
+    if isinstance(value, str) and column.type != "datetime":
+        linked = link_id(value)
+        if linked is not None:
+            value = linked
+    if column.type == "int":
+        return _to_int(value)
+    if column.type == "text":
+        return _to_text(value)
+    if column.type == "bool":
+        return _to_bool(value)
+    if column.type == "date":
+        return _to_date(value)
+    return parse_timestamp(value)
+
+
+def record_id(spec: ResourceSpec, record: Mapping[str, Any]) -> int | str:
+    """The record's key, typed per ``spec.key_type``; BadPayloadError if absent or odd."""
+    raw = record.get("id")
+    if raw is None or raw == "":
+        keys = ", ".join(sorted(record)[:12])
+        raise BadPayloadError(f"{spec.name} record without field 'id' (fields: {keys})")
+    if spec.key_type == "text":
+        if isinstance(raw, str):
+            return raw
+        raise _bad(spec, raw, "id", "is not text")
+    try:
+        return _to_int(raw)
+    except ValueError as exc:
+        raise _bad(spec, raw, "id", str(exc)) from None
+
+
+def to_row(
+    spec: ResourceSpec,
+    record: Mapping[str, Any],
+    run_id: str | None,
+    loaded_at: datetime,
+) -> dict[str, Any]:
+    """The table row for one API record (keys are the table's column names).
+
+    Missing typed fields become NULL (``fields=``/``omit=`` may leave them out); a
+    missing or unparsable ``date_modified`` is an error because ordering depends on it.
+    """
+    key = record_id(spec, record)
+    if record.get("date_modified") is None:
+        raise _bad(spec, key, "date_modified", "is missing")
+    row: dict[str, Any] = {"id": key}
+    for field in ("date_modified", "date_created"):
+        value = record.get(field)
+        try:
+            row[field] = None if value is None else parse_timestamp(value)
+        except ValueError as exc:
+            raise _bad(spec, key, field, f"is not an ISO 8601 timestamp ({exc}): {value!r}") \
+                from None
+    for column in spec.columns:
+        value = record.get(column.source)
+        try:
+            row[column.name] = convert_value(column, value)
+        except ValueError as exc:
+            raise _bad(spec, key, column.source, f"does not fit {column.type} ({exc})") \
+                from None
+    row["data"] = dict(record)
+    row["content_hash"] = content_hash(record)
+    row["run_id"] = run_id
+    row["loaded_at"] = loaded_at
+    return row
+
+
+def version_key(row: Mapping[str, Any]) -> tuple[datetime, str]:
+    """Which of two versions of a row wins: newer date_modified, then higher hash.
+
+    The hash only breaks ties between different contents carrying the same
+    date_modified, so the final table does not depend on the order of loads.
+    """
+    return (row["date_modified"], row["content_hash"])
+
+
+def dedupe_newest(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per id, the winning version; PostgreSQL refuses a batch touching a row twice."""
+    best: dict[object, dict[str, Any]] = {}
+    for row in rows:
+        current = best.get(row["id"])
+        if current is None or version_key(row) > version_key(current):
+            best[row["id"]] = row
+    return list(best.values())
+
+
+def to_rows(
+    spec: ResourceSpec,
+    records: Sequence[Mapping[str, Any]],
+    run_id: str | None,
+    loaded_at: datetime,
+) -> list[dict[str, Any]]:
+    """Rows for a page of records, deduplicated by id."""
+    return dedupe_newest([to_row(spec, r, run_id, loaded_at) for r in records])

@@ -1,0 +1,106 @@
+"""Tables of the target database: one per resource, plus sync checkpoints and watermarks.
+
+Resource tables are derived from :data:`courtflow.resources.RESOURCES`; migration
+``0001_store`` holds a frozen copy of the same shapes, and an integration test checks
+that the migrated database and these definitions agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, Table, Text
+from sqlalchemy.types import TypeEngine
+
+from courtflow.resources import RESOURCES, ColumnType, ResourceSpec
+from courtflow.store.coltypes import UTCDateTime, json_type
+from courtflow.store.metadata import metadata
+
+# Columns every resource table has; a typed column of the catalogue may not reuse them.
+BASE_COLUMNS: tuple[str, ...] = (
+    "id", "date_created", "date_modified", "data", "content_hash", "run_id", "loaded_at",
+)
+
+SQL_TYPES: dict[ColumnType, Callable[[], TypeEngine[object]]] = {
+    "text": Text,
+    "int": BigInteger,
+    "bool": Boolean,
+    "date": Date,
+    "datetime": UTCDateTime,
+}
+
+
+def _key_type(spec: ResourceSpec) -> TypeEngine[object]:
+    if spec.key_type == "text":
+        return Text()
+    # INTEGER PRIMARY KEY is SQLite's rowid alias (no second index); BIGINT elsewhere
+    # because RECAP ids are heading past 2**31.
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+def is_indexed(column_name: str) -> bool:
+    """Link ids (court_id, docket_id, cluster_id, ...) are what downstream joins on."""
+    return column_name.endswith("_id")
+
+
+def _resource_table(spec: ResourceSpec) -> Table:
+    clashes = {c.name for c in spec.columns} & set(BASE_COLUMNS)
+    if clashes:
+        raise ValueError(f"resource {spec.name}: columns {sorted(clashes)} are reserved")
+    typed = [
+        Column(c.name, SQL_TYPES[c.type](), nullable=True, index=is_indexed(c.name))
+        for c in spec.columns
+    ]
+    return Table(
+        spec.table,
+        metadata,
+        Column("id", _key_type(spec), primary_key=True, autoincrement=False),
+        Column("date_created", UTCDateTime(), nullable=True),
+        Column("date_modified", UTCDateTime(), nullable=False, index=True),
+        *typed,
+        Column("data", json_type(), nullable=False),
+        Column("content_hash", Text(), nullable=False),
+        Column("run_id", Text(), nullable=True),
+        Column("loaded_at", UTCDateTime(), nullable=False),
+    )
+
+
+RESOURCE_TABLES: dict[str, Table] = {
+    name: _resource_table(spec) for name, spec in RESOURCES.items()
+}
+
+
+def resource_table(spec: ResourceSpec | str) -> Table:
+    """The table of a resource, by spec or by resource name."""
+    return RESOURCE_TABLES[spec if isinstance(spec, str) else spec.name]
+
+
+sync_checkpoints = Table(
+    "sync_checkpoints",
+    metadata,
+    Column("resource", Text(), primary_key=True),
+    Column("window_start", UTCDateTime(), primary_key=True),
+    Column("window_end", UTCDateTime(), primary_key=True),
+    Column("next_url", Text(), nullable=True),
+    Column("pages", Integer(), nullable=False),
+    Column("rows", BigInteger(), nullable=False),
+    Column("calls", Integer(), nullable=False),
+    Column("done", Boolean(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("run_id", Text(), nullable=True),
+)
+
+sync_watermarks = Table(
+    "sync_watermarks",
+    metadata,
+    Column("resource", Text(), primary_key=True),
+    Column("watermark", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("run_id", Text(), nullable=True),
+)
+
+STORE_TABLES: tuple[str, ...] = (
+    *(t.name for t in RESOURCE_TABLES.values()),
+    sync_checkpoints.name,
+    sync_watermarks.name,
+)

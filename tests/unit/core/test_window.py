@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from courtflow.errors import ConfigError
+from courtflow.window import Window, parse_instant
+
+
+def test_parse_instant_accepts_dates_zulu_and_offsets() -> None:
+    assert parse_instant("2024-01-01") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_instant("2024-01-01T08:00:00Z") == datetime(2024, 1, 1, 8, tzinfo=UTC)
+    # Pacific time, as the server renders it, is converted to UTC.
+    assert parse_instant("2024-01-01T00:00:00-08:00") == datetime(2024, 1, 1, 8, tzinfo=UTC)
+
+
+def test_parse_instant_names_the_bad_input() -> None:
+    with pytest.raises(ConfigError, match="--since"):
+        parse_instant("yesterday", name="--since")
+
+
+def test_split_covers_the_window_exactly() -> None:
+    w = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, 12, tzinfo=UTC))
+    parts = list(w.split(timedelta(days=1)))
+    assert [p.end - p.start for p in parts] == [timedelta(days=1)] * 2 + [timedelta(hours=12)]
+    assert parts[0].start == w.start and parts[-1].end == w.end
+    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+
+
+def test_window_refuses_reversed_bounds() -> None:
+    with pytest.raises(ConfigError):
+        Window(datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
