@@ -289,7 +289,7 @@ class CourtListenerClient:
             return _Exchange(status=status, error=BadPayloadError(message))
         finally:
             response.close()
-        size = response.num_bytes_downloaded
+        size = response.num_bytes_downloaded or len(body)  # wire bytes; decoded if unknown
         error = classify(response)
         if error is not None:
             return _Exchange(status=status, size=size, error=error)

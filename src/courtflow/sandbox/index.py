@@ -1,0 +1,245 @@
+"""The sandbox's data: compact sorted indexes over fixture and synthetic records.
+
+Per resource only a few ``array('q')`` columns live in memory (ids, two timestamps, two
+orderings); record content is produced on demand from the fixtures or the generator.
+A listing is a bisect into an ordering plus one page of rows, O(log n + page).
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from courtflow.sandbox import fixtures
+from courtflow.sandbox.config import SYNTHETIC_RESOURCES, SandboxConfig
+from courtflow.sandbox.fixtures import FixtureRow
+from courtflow.sandbox.records import SERIALIZERS, EncodedCache, Links, Row
+from courtflow.sandbox.synth import (
+    SYNTHETIC_BASE_ID,
+    Generator,
+    Volumes,
+    synthetic_times,
+)
+from courtflow.sandbox.timefmt import to_us
+
+Key = tuple[int, int]
+MIN_ID = -(1 << 63)
+SORT_FIELDS = ("id", "date_created", "date_modified")
+# The filter that names each resource's parent, and the generator's answer for it.
+RELATION_FILTERS: dict[str, str] = {
+    "dockets": "court",
+    "clusters": "docket",
+    "opinions": "cluster",
+    "docket-entries": "docket",
+    "recap-documents": "docket_entry",
+}
+_RELATION_OF: dict[str, Callable[[Generator, int], Any]] = {
+    "dockets": Generator.docket_court,
+    "clusters": Generator.cluster_docket,
+    "opinions": Generator.opinion_cluster,
+    "docket-entries": Generator.entry_docket,
+    "recap-documents": Generator.recap_entry,
+}
+# Ids that are not rows: merged clusters answer 301 to their target, sealed ones 410.
+MERGED_CLUSTERS: dict[int, int] = {
+    501: SYNTHETIC_BASE_ID,
+    502: SYNTHETIC_BASE_ID + 1,
+    503: SYNTHETIC_BASE_ID + 2,
+}
+SEALED_CLUSTERS: frozenset[int] = frozenset({601, 602, 603})
+
+
+class Stamp(NamedTuple):
+    slot: int
+    id: int
+    modified: int
+    created: int
+    version: int
+
+
+class Table:
+    """One resource: fixture rows (ids below 1000) then synthetic rows, sorted by id."""
+
+    def __init__(
+        self, name: str, rows: Sequence[FixtureRow], synthetic: int, config: SandboxConfig,
+        generator: Generator,
+    ) -> None:  # fmt: skip
+        if any(int(r.pk) >= SYNTHETIC_BASE_ID for r in rows):
+            raise ValueError(f"{name}: fixture ids must stay below {SYNTHETIC_BASE_ID}")
+        self.name = name
+        self.generator = generator
+        self.n_fixture = len(rows)
+        self.n_synthetic = synthetic
+        self._fixture_fields = [r.fields for r in rows]
+        modified, created = synthetic_times(
+            config.seed, name, synthetic, to_us(config.start), to_us(config.end)
+        )
+        self.ids = array("q", [int(r.pk) for r in rows])
+        self.ids.extend(range(SYNTHETIC_BASE_ID, SYNTHETIC_BASE_ID + synthetic))
+        self.modified = array("q", [r.date_modified for r in rows]) + modified
+        self.created = array(
+            "q", [r.date_created if r.date_created is not None else r.date_modified for r in rows]
+        )
+        self.created.extend(created)
+        self.versions: dict[int, int] = {}
+        self.by_modified = self._sorted(self.modified)
+        self.by_created = self._sorted(self.created)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _sorted(self, values: array[int]) -> array[int]:
+        # Slots are in id order and sorted() is stable, so equal values stay by id.
+        return array("q", sorted(range(len(values)), key=values.__getitem__))
+
+    def slot(self, record_id: int) -> int | None:
+        if record_id >= SYNTHETIC_BASE_ID:
+            index = record_id - SYNTHETIC_BASE_ID
+            return self.n_fixture + index if index < self.n_synthetic else None
+        pos = bisect_left(self.ids, record_id, 0, self.n_fixture)
+        return pos if pos < self.n_fixture and self.ids[pos] == record_id else None
+
+    def order(self, field: str) -> tuple[Sequence[int], Callable[[int], Key]]:
+        """Slots in ascending ``(field, id)`` order, and the key that sorts them."""
+        ids = self.ids
+        if field == "id":
+            return range(len(ids)), lambda s: (ids[s], ids[s])
+        values = self.modified if field == "date_modified" else self.created
+        slots = self.by_modified if field == "date_modified" else self.by_created
+        return slots, lambda s: (values[s], ids[s])
+
+    def value(self, slot: int, field: str) -> int:
+        if field == "id":
+            return self.ids[slot]
+        return (self.modified if field == "date_modified" else self.created)[slot]
+
+    def relation(self, slot: int) -> str | None:
+        """The parent key a relation filter compares (court id, docket id...)."""
+        if slot < self.n_fixture:
+            parent = self._fixture_fields[slot].get(RELATION_FILTERS.get(self.name, ""))
+        else:
+            parent = _RELATION_OF[self.name](self.generator, slot - self.n_fixture)
+        return None if parent is None else str(parent)
+
+    def stamp(self, slot: int) -> Stamp:
+        """What can change about a record, copied out under the dataset lock."""
+        return Stamp(
+            slot, self.ids[slot], self.modified[slot], self.created[slot],
+            self.versions.get(slot, 0),
+        )  # fmt: skip
+
+    def fields_of(self, slot: int) -> Mapping[str, Any]:
+        """Model fields: immutable (fixtures) or pure (synthetic), so no lock is needed."""
+        if slot < self.n_fixture:
+            return self._fixture_fields[slot]
+        return self.generator.fields(self.name, slot - self.n_fixture)
+
+    def row_of(self, stamp: Stamp) -> Row:
+        return Row(
+            id=stamp.id, date_modified=stamp.modified, date_created=stamp.created,
+            version=stamp.version, fields=self.fields_of(stamp.slot),
+        )  # fmt: skip
+
+    def row(self, slot: int) -> Row:
+        """A consistent copy of one record (call under the dataset lock)."""
+        return self.row_of(self.stamp(slot))
+
+    def move(self, slot: int, modified: int) -> None:
+        """Give one record a new date_modified and a new revision, keeping the order sorted."""
+        slots, key = self.order("date_modified")
+        assert isinstance(slots, array)
+        old = bisect_left(slots, (self.modified[slot], self.ids[slot]), key=key)
+        if old >= len(slots) or slots[old] != slot:
+            raise RuntimeError(f"{self.name}: date_modified index out of order")
+        del slots[old]
+        self.modified[slot] = modified
+        insort(slots, slot, key=key)
+        self.versions[slot] = self.versions.get(slot, 0) + 1
+
+
+@dataclass
+class Court:
+    row: FixtureRow
+    date_modified: int
+    version: int = 0
+
+
+class CourtTable:
+    """The real courts (testing courts left out, as the server does), by ``position``."""
+
+    def __init__(self) -> None:
+        self.courts = [Court(r, r.date_modified) for r in fixtures.listed_courts()]
+        self._by_id = {str(c.row.pk): c for c in self.courts}
+
+    def get(self, court_id: str) -> Court | None:
+        return self._by_id.get(court_id)
+
+    def row(self, court: Court) -> Row:
+        return Row(
+            id=court.row.pk, date_modified=court.date_modified, date_created=None,
+            version=court.version, fields=court.row.fields,
+        )  # fmt: skip
+
+    def ids_in_use(self) -> list[str]:
+        return [str(c.row.pk) for c in self.courts if c.row.fields.get("in_use", True)]
+
+
+class Dataset:
+    """Every resource's table behind one lock (reads copy rows out; touch() writes)."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.lock = threading.RLock()
+        self.courts = CourtTable()
+        volumes = Volumes(*(config.volume(name) for name in SYNTHETIC_RESOURCES))
+        self.generator = Generator(config.seed, volumes, self.courts.ids_in_use())
+        rows = fixtures.load_records()
+        self.tables = {
+            name: Table(name, rows[name], volumes.count(name), config, self.generator)
+            for name in SYNTHETIC_RESOURCES
+        }
+        self.encoded = EncodedCache()
+        self.merged_clusters = dict(MERGED_CLUSTERS)
+        self.sealed_clusters = SEALED_CLUSTERS
+
+    def table(self, resource: str) -> Table:
+        return self.tables[resource]
+
+    def touch(self, resource: str, ids: Iterable[Any], when: datetime | None = None) -> int:
+        """Move records' date_modified to ``when`` (default now) and revise their content."""
+        moment = to_us(when if when is not None else datetime.now(UTC))
+        moved = 0
+        with self.lock:
+            if resource == "courts":
+                for court_id in ids:
+                    court = self.courts.get(str(court_id))
+                    if court is not None:
+                        court.date_modified, court.version = moment, court.version + 1
+                        moved += 1
+                return moved
+            table = self.tables[resource]
+            for record_id in ids:
+                slot = table.slot(int(record_id))
+                if slot is not None:
+                    table.move(slot, moment)
+                    moved += 1
+        return moved
+
+    def render(self, resource: str, row: Row, links: Links) -> dict[str, Any]:
+        nested = self._nested_recap(links) if resource == "docket-entries" else None
+        return SERIALIZERS[resource](row, links, nested)
+
+    def _nested_recap(self, links: Links) -> Callable[[int], dict[str, Any] | None]:
+        table = self.tables["recap-documents"]
+
+        def nested(record_id: int) -> dict[str, Any] | None:
+            with self.lock:
+                slot = table.slot(int(record_id))
+                row = None if slot is None else table.row(slot)
+            return None if row is None else SERIALIZERS["recap-documents"](row, links, None)
+
+        return nested

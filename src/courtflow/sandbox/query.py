@@ -1,0 +1,172 @@
+"""Query strings of list endpoints: known parameters, filters, ordering, fields.
+
+Unknown parameters are refused with 400 as the server's
+``UnknownFilterParamValidationBackend`` does; bad filter values with django-filter's
+400 shape (``{"<param>": ["Enter a valid date/time."]}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from courtflow.sandbox.index import RELATION_FILTERS
+from courtflow.sandbox.timefmt import parse_query_datetime
+
+PAGE_SIZE = 20
+CURSOR_ORDERINGS = frozenset(
+    {"id", "-id", "date_created", "-date_created", "date_modified", "-date_modified"}
+)
+DEFAULT_ORDERING = "-id"  # the viewsets' own ordering: v4 cursor pagination without order_by
+CONTROL_PARAMS = frozenset({"order_by", "cursor", "page", "count", "fields", "omit", "format"})
+_LOOKUPS = ("", "gte", "gt", "lte", "lt", "range")
+_RANGE_LOOKUPS = tuple(f"__{lookup}" if lookup else "" for lookup in _LOOKUPS)
+_SPAN_FIELDS = ("id", "date_created", "date_modified")
+_COURT_FILTERS = frozenset({"id", "in_use", "jurisdiction", "has_opinion_scraper"})
+
+
+class ApiError(Exception):
+    """An answer other than 200, with the server's JSON body."""
+
+    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = dict(body)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An integer half-open interval ``[lo, hi)``; None means unbounded."""
+
+    lo: int | None = None
+    hi: int | None = None
+
+    def narrow(self, lo: int | None = None, hi: int | None = None) -> Span:
+        new_lo = self.lo if lo is None else (lo if self.lo is None else max(self.lo, lo))
+        new_hi = self.hi if hi is None else (hi if self.hi is None else min(self.hi, hi))
+        return Span(new_lo, new_hi)
+
+    def holds(self, value: int) -> bool:
+        return (self.lo is None or value >= self.lo) and (self.hi is None or value < self.hi)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    ordering: str | None = None  # the requested ``order_by`` (None: absent)
+    cursor: str | None = None
+    page: str | None = None
+    count: bool = False
+    fields: tuple[str, ...] = ()
+    omit: tuple[str, ...] = ()
+    spans: Mapping[str, Span] = field(default_factory=dict)  # id / date_* -> interval
+    id_in: frozenset[int] | None = None
+    parents: frozenset[str] | None = None  # relation filter (court, docket, cluster...)
+    court_filters: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def cursor_mode(self) -> bool:
+        ordering = DEFAULT_ORDERING if self.ordering is None else self.ordering
+        return ordering in CURSOR_ORDERINGS
+
+    @property
+    def effective_ordering(self) -> str:
+        ordering = DEFAULT_ORDERING if self.ordering is None else self.ordering
+        return ordering if ordering in CURSOR_ORDERINGS else DEFAULT_ORDERING
+
+
+def known_params(resource: str) -> frozenset[str]:
+    names = set(CONTROL_PARAMS)
+    dates = ("date_modified",) if resource == "courts" else ("date_created", "date_modified")
+    names.update(f"{d}{lookup}" for d in dates for lookup in _RANGE_LOOKUPS)
+    if resource == "courts":
+        return frozenset(names | _COURT_FILTERS)
+    names.update(f"id{lookup}" for lookup in _RANGE_LOOKUPS)
+    names.add("id__in")
+    relation = RELATION_FILTERS.get(resource)
+    if relation:
+        names.update({relation, f"{relation}__id"})
+    return frozenset(names)
+
+
+def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQuery:
+    """Validate and interpret one list request's parameters (last value wins)."""
+    values: dict[str, str] = {}
+    for name, value in params:
+        values[name] = value
+    unknown = sorted(set(values) - known_params(resource))
+    if unknown:
+        raise ApiError(
+            400,
+            {"detail": "Unknown filter parameters are not allowed.", "unknown_params": unknown},
+        )
+    if values.get("format", "json") != "json":
+        raise ApiError(404, {"detail": "Not found."})
+    spans: dict[str, Span] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        base, _, lookup = name.partition("__")
+        if base in _SPAN_FIELDS and lookup in _LOOKUPS:
+            if resource == "courts" and base == "id":
+                continue
+            try:
+                spans[base] = _narrow(spans.get(base, Span()), base, lookup, value)
+            except ValueError:
+                errors[name] = [_invalid_message(base)]
+    id_in = None
+    if "id__in" in values:
+        try:
+            id_in = frozenset(int(v) for v in values["id__in"].split(",") if v.strip())
+        except ValueError:
+            errors["id__in"] = ["Enter a whole number."]
+    if errors:
+        raise ApiError(400, errors)
+    relation = RELATION_FILTERS.get(resource)
+    parents = None
+    if relation is not None:
+        chosen = [values[n] for n in (relation, f"{relation}__id") if n in values]
+        if chosen:
+            parents = frozenset(chosen)
+    return ListQuery(
+        ordering=values.get("order_by"),
+        cursor=values.get("cursor"),
+        page=values.get("page"),
+        count=values.get("count") == "on",
+        fields=_names(values.get("fields")),
+        omit=_names(values.get("omit")),
+        spans=spans,
+        id_in=id_in,
+        parents=parents,
+        court_filters={k: v for k, v in values.items() if k in _COURT_FILTERS}
+        if resource == "courts"
+        else {},
+    )
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",") if n.strip()) if value else ()
+
+
+def _invalid_message(base: str) -> str:
+    return "Enter a whole number." if base == "id" else "Enter a valid date/time."
+
+
+def _parse(base: str, text: str) -> int:
+    if base == "id":
+        return int(text.strip())
+    return parse_query_datetime(text)
+
+
+def _narrow(span: Span, base: str, lookup: str, value: str) -> Span:
+    # Values are integers (ids, microseconds): "> v" is ">= v + 1", "<= v" is "< v + 1".
+    if lookup == "range":
+        low, _, high = value.partition(",")
+        return span.narrow(_parse(base, low), _parse(base, high) + 1)
+    v = _parse(base, value)
+    return {
+        "": lambda: span.narrow(v, v + 1),
+        "gte": lambda: span.narrow(lo=v),
+        "gt": lambda: span.narrow(lo=v + 1),
+        "lte": lambda: span.narrow(hi=v + 1),
+        "lt": lambda: span.narrow(hi=v),
+    }[lookup]()
