@@ -106,7 +106,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     with open_pipeline(settings, run_id=run_id, task_id="plan") as p:
         count = p.client.count(spec, since=window.start, until=window.end)
         pages = max(1, math.ceil(count / PAGE_SIZE))
-        rates = p.budget.effective_rates
+        rates = p.budget.rates
     # The slowest window decides how long the budget needs to serve the pages.
     hours = max(r.period * pages / r.limit for r in rates) / 3600 if rates else float("nan")
     print(f"{spec.name} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")

@@ -7,8 +7,9 @@ from typing import Final
 
 REDACTED: Final = "***"
 
-# A CourtListener token is 40 hex characters; anything after "Token " is secret too.
-_TOKEN_HEADER = re.compile(r"(?i)(token\s+)[^\s'\",]+")
+# A CourtListener token is 40 hex characters; what follows the header's "Token " is
+# secret too. Case-sensitive on purpose: prose such as "API_TOKEN is malformed" stays.
+_TOKEN_HEADER = re.compile(r"(\bToken\s+)[^\s'\",]{8,}")
 _HEX40 = re.compile(r"\b[0-9a-fA-F]{40}\b")
 
 

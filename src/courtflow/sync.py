@@ -160,16 +160,11 @@ def open_pipeline(
     max_sleep: float | None = None,
 ) -> Iterator[Pipeline]:
     """Engine (migrated), budget and client for one worker; closes the client after."""
+    if max_sleep is not None:
+        settings = settings.with_overrides(max_sleep=max_sleep)
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    budget = Budget.from_settings(
-        settings,
-        engine,
-        run_id=run_id,
-        task_id=task_id,
-        dag_id=dag_id,
-        **({} if max_sleep is None else {"max_sleep": max_sleep}),
-    )
+    budget = Budget.from_settings(settings, engine, run_id=run_id, task_id=task_id, dag_id=dag_id)
     gate: CallGate = gate_wrapper(budget) if gate_wrapper else budget
     client = CourtListenerClient(settings, gate)
     try:

@@ -1,1 +1,49 @@
-"""The target database: tables, migrations, batched idempotent upserts, checkpoints."""
+"""The target database: tables, migrations, batched idempotent upserts, checkpoints.
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        upsert_rows(conn, RESOURCES["dockets"], page_results, run_id)
+        save_checkpoint(conn, checkpoint, run_id)
+"""
+
+from courtflow.store.engine import is_sqlite, make_engine
+from courtflow.store.metadata import metadata
+from courtflow.store.migrate import current_revision, head_revision, upgrade
+from courtflow.store.state import (
+    Checkpoint,
+    advance_watermark,
+    get_checkpoint,
+    get_watermark,
+    list_checkpoints,
+    save_checkpoint,
+)
+from courtflow.store.tables import (
+    RESOURCE_TABLES,
+    resource_table,
+    sync_checkpoints,
+    sync_watermarks,
+)
+from courtflow.store.upsert import count_rows, table_checksum, upsert_rows
+
+__all__ = [
+    "RESOURCE_TABLES",
+    "Checkpoint",
+    "advance_watermark",
+    "count_rows",
+    "current_revision",
+    "get_checkpoint",
+    "get_watermark",
+    "head_revision",
+    "is_sqlite",
+    "list_checkpoints",
+    "make_engine",
+    "metadata",
+    "resource_table",
+    "save_checkpoint",
+    "sync_checkpoints",
+    "sync_watermarks",
+    "table_checksum",
+    "upgrade",
+    "upsert_rows",
+]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from courtflow.errors import BadPayloadError
 from courtflow.resources import ColumnSpec, ResourceSpec
+
+_T = TypeVar("_T")
 
 # Only links into the REST API are reduced to ids: a plain URL such as an opinion's
 # download_url is data and stays as it is.
@@ -120,12 +123,23 @@ def record_id(spec: ResourceSpec, record: Mapping[str, Any]) -> int | str:
         raise _bad(spec, raw, "id", str(exc)) from None
 
 
-def to_row(
+@dataclass(frozen=True)
+class Converted:
+    """A row and the canonical JSON text of its record (what ``content_hash`` hashes).
+
+    The text is kept so a bulk path can send the record without serialising it again.
+    """
+
+    row: dict[str, Any]
+    data_json: str
+
+
+def convert_record(
     spec: ResourceSpec,
     record: Mapping[str, Any],
     run_id: str | None,
     loaded_at: datetime,
-) -> dict[str, Any]:
+) -> Converted:
     """The table row for one API record (keys are the table's column names).
 
     Missing typed fields become NULL (``fields=``/``omit=`` may leave them out); a
@@ -149,11 +163,22 @@ def to_row(
         except ValueError as exc:
             raise _bad(spec, key, column.source, f"does not fit {column.type} ({exc})") \
                 from None
+    text = canonical_json(record)
     row["data"] = dict(record)
-    row["content_hash"] = content_hash(record)
+    row["content_hash"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     row["run_id"] = run_id
     row["loaded_at"] = loaded_at
-    return row
+    return Converted(row, text)
+
+
+def to_row(
+    spec: ResourceSpec,
+    record: Mapping[str, Any],
+    run_id: str | None,
+    loaded_at: datetime,
+) -> dict[str, Any]:
+    """The table row for one API record; see :func:`convert_record`."""
+    return convert_record(spec, record, run_id, loaded_at).row
 
 
 def version_key(row: Mapping[str, Any]) -> tuple[datetime, str]:
@@ -165,14 +190,30 @@ def version_key(row: Mapping[str, Any]) -> tuple[datetime, str]:
     return (row["date_modified"], row["content_hash"])
 
 
+def _newest_by_id(items: Iterable[_T], row_of: Callable[[_T], dict[str, Any]]) -> list[_T]:
+    best: dict[object, _T] = {}
+    for item in items:
+        key = row_of(item)["id"]
+        current = best.get(key)
+        if current is None or version_key(row_of(item)) > version_key(row_of(current)):
+            best[key] = item
+    return list(best.values())
+
+
 def dedupe_newest(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per id, the winning version; PostgreSQL refuses a batch touching a row twice."""
-    best: dict[object, dict[str, Any]] = {}
-    for row in rows:
-        current = best.get(row["id"])
-        if current is None or version_key(row) > version_key(current):
-            best[row["id"]] = row
-    return list(best.values())
+    return _newest_by_id(rows, lambda row: row)
+
+
+def convert_page(
+    spec: ResourceSpec,
+    records: Sequence[Mapping[str, Any]],
+    run_id: str | None,
+    loaded_at: datetime,
+) -> list[Converted]:
+    """A page of records converted and deduplicated by id (newest version kept)."""
+    converted = [convert_record(spec, r, run_id, loaded_at) for r in records]
+    return _newest_by_id(converted, lambda item: item.row)
 
 
 def to_rows(
@@ -182,4 +223,4 @@ def to_rows(
     loaded_at: datetime,
 ) -> list[dict[str, Any]]:
     """Rows for a page of records, deduplicated by id."""
-    return dedupe_newest([to_row(spec, r, run_id, loaded_at) for r in records])
+    return [item.row for item in convert_page(spec, records, run_id, loaded_at)]

@@ -8,6 +8,7 @@ that the migrated database and these definitions agree.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, Table, Text
 from sqlalchemy.types import TypeEngine
@@ -21,7 +22,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "id", "date_created", "date_modified", "data", "content_hash", "run_id", "loaded_at",
 )
 
-SQL_TYPES: dict[ColumnType, Callable[[], TypeEngine[object]]] = {
+SQL_TYPES: dict[ColumnType, Callable[[], TypeEngine[Any]]] = {
     "text": Text,
     "int": BigInteger,
     "bool": Boolean,
@@ -30,7 +31,7 @@ SQL_TYPES: dict[ColumnType, Callable[[], TypeEngine[object]]] = {
 }
 
 
-def _key_type(spec: ResourceSpec) -> TypeEngine[object]:
+def _key_type(spec: ResourceSpec) -> TypeEngine[Any]:
     if spec.key_type == "text":
         return Text()
     # INTEGER PRIMARY KEY is SQLite's rowid alias (no second index); BIGINT elsewhere

@@ -1,0 +1,1 @@
+"""Alembic migrations of the target database (run by :func:`courtflow.store.migrate.upgrade`)."""
