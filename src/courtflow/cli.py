@@ -71,10 +71,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
 
         done_windows = 0
-        for sub in windows:
+        for done_windows, sub in enumerate(windows, start=1):
             result = sync_window(p.engine, p.client, spec, sub, run_id=run_id, on_page=progress)
             totals["calls"] += result.calls
-            done_windows += 1
             _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
         print(file=sys.stderr)
         summary = summarize(p.engine, [spec], run_ids=[run_id])

@@ -58,6 +58,8 @@ RESOURCES: dict[str, ResourceSpec] = {
             key_type="text",
             pagination="page",
             order_by="position",
+            # A small reference table: refreshed whole, not by date_modified windows.
+            incremental=False,
             columns=_cols(
                 ("short_name", "text"), ("full_name", "text"), ("jurisdiction", "text"),
                 ("in_use", "bool"), ("citation_string", "text"), ("start_date", "date"),

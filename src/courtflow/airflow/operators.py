@@ -9,7 +9,7 @@ and resumes from the page checkpoint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -41,6 +41,7 @@ class CourtListenerSyncOperator(BaseOperator):
         omit: Sequence[str] | None = None,
         max_sleep: float = 30.0,
         default_start: datetime | None = None,
+        refresh_every: timedelta = timedelta(days=1),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -52,6 +53,7 @@ class CourtListenerSyncOperator(BaseOperator):
         self.omit = list(omit) if omit else None
         self.max_sleep = max_sleep
         self.default_start = default_start
+        self.refresh_every = refresh_every
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._sync(context, None)
@@ -76,9 +78,9 @@ class CourtListenerSyncOperator(BaseOperator):
                 dag_id=ti.dag_id,
                 max_sleep=self.max_sleep,
             ) as pipeline:
+                with pipeline.engine.connect() as conn:
+                    watermark = get_watermark(conn, spec.name)
                 if window is None:
-                    with pipeline.engine.connect() as conn:
-                        watermark = get_watermark(conn, spec.name)
                     window = resolve_window(
                         context,
                         watermark=watermark,
@@ -86,6 +88,14 @@ class CourtListenerSyncOperator(BaseOperator):
                         since=self.since,
                         until=self.until,
                     )
+                if (
+                    not spec.incremental
+                    and watermark is not None
+                    and window.end - watermark < self.refresh_every
+                ):
+                    # Whole-table resources (courts) are refreshed once per refresh_every.
+                    self.log.info("%s refreshed at %s; not due yet", spec.name, watermark)
+                    return {"resource": spec.name, "skipped": True, "calls": 0}
                 self.log.info("syncing %s window %s", spec.name, window)
                 result = pipeline.sync(
                     spec, window, run_id=run_id, fields=self.fields, omit=self.omit

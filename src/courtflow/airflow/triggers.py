@@ -21,7 +21,7 @@ class BudgetTrigger(BaseTrigger):
         self, available_at: float, courtlistener_conn_id: str = DEFAULT_CONN_ID,
         max_checks: int = 1000,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.available_at = float(available_at)
         self.courtlistener_conn_id = courtlistener_conn_id
         self.max_checks = max_checks
@@ -46,7 +46,9 @@ class BudgetTrigger(BaseTrigger):
             checks += 1
             available_at = await asyncio.to_thread(self._next_available)
             if available_at <= time.time() or checks >= self.max_checks:
-                yield TriggerEvent({"status": "ready", "checks": checks, "at": time.time()})
+                yield TriggerEvent(  # type: ignore[no-untyped-call]
+                    {"status": "ready", "checks": checks, "at": time.time()}
+                )
                 return
 
     def _next_available(self) -> float:
