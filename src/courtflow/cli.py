@@ -1,4 +1,4 @@
-"""``courtflow`` command line: sync | backfill | plan | budget | migrate | sandbox."""
+"""``courtflow`` command line: sync | backfill | plan | budget | report | migrate | sandbox."""
 
 from __future__ import annotations
 
@@ -149,6 +149,22 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.observe.report import build_report
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    since = parse_instant(args.since, name="--since") if args.since else None
+    path = build_report(
+        engine, settings.rates, args.out, since=since, secrets=[settings.token],
+        budget_key=None if args.all_keys else settings.budget_key,
+    )
+    print(f"report written to {path.resolve()}")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from courtflow.sandbox.__main__ import main as sandbox_main
 
@@ -188,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="create or upgrade the target database schema")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report from the ledger")
+    p.add_argument("--out", default="report.html")
+    p.add_argument("--since", help="start of the period (default: the last 7 days)")
+    p.add_argument("--all-keys", action="store_true", help="include every token's calls")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sandbox", help="run the CourtListener sandbox server", add_help=False)
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER)

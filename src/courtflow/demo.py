@@ -119,9 +119,14 @@ def main() -> int:
     from courtflow.store.engine import make_engine
     from courtflow.summary import summarize
 
+    from courtflow.budget.rates import parse_rates
+    from courtflow.observe.report import build_report
+
     engine = make_engine(db_url)
     summary = summarize(engine, get_resources(RESOURCES), since=started)
+    report = build_report(engine, parse_rates("5000/hour"), demo / "report.html")
     print(f"\ncourtflow demo finished in {time.monotonic() - t0:.0f}s (Airflow log: {log})")
+    print(f"HTML report: {report}")
     print(summary.human())
     print(summary.as_json(), flush=True)
     return 0
