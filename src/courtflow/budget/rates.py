@@ -73,3 +73,21 @@ def with_headroom(rates: Sequence[Rate], headroom: float) -> tuple[Rate, ...]:
 
 def format_rates(rates: Sequence[Rate]) -> str:
     return ",".join(r.text for r in rates)
+
+
+def tighter(*rate_lists: Sequence[Rate]) -> tuple[Rate, ...]:
+    """Every rate of every list, minus those another rate already implies; sorted by period.
+
+    Obeying all the lists is the tighter of them. ``B`` is implied by ``A`` when ``A``'s
+    window is at least as long and its limit no higher: any ``B``-window lies inside an
+    ``A``-window, so it holds at most ``A.limit <= B.limit`` calls.
+    """
+    pool = sorted(
+        {(r.period, r.limit): r for rates in rate_lists for r in rates}.values(),
+        key=lambda r: (r.period, r.limit),
+    )
+    return tuple(
+        b
+        for b in pool
+        if not any(a is not b and a.period >= b.period and a.limit <= b.limit for a in pool)
+    )

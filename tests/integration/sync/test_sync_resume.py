@@ -87,10 +87,12 @@ def checksum(db: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def reference(sandbox: RunningSandbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, int]:
+def reference(
+    sandbox: RunningSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, str, int]:
     db = f"sqlite:///{tmp_path_factory.mktemp('ref') / 'ref.sqlite'}"
     proc = cli(sandbox.url, db, "reference")
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     rows, digest = checksum(db)
     return rows, digest, pages_committed(db)
@@ -134,7 +136,8 @@ def test_records_edited_during_a_sync_are_not_lost(sandbox: RunningSandbox, pg_u
         }
     )
     start = datetime(2024, 1, 20, tzinfo=UTC)
-    first, second = Window(start, start + timedelta(days=3)), Window(start + timedelta(days=3), start + timedelta(days=6))
+    first = Window(start, start + timedelta(days=3))
+    second = Window(first.end, first.end + timedelta(days=3))
     seen: list[int] = []
     touched: dict[int, datetime] = {}
 
