@@ -1,1 +1,31 @@
-"""The distributed call budget: rate lists, ledger, atomic reservation, waits."""
+"""The distributed call budget: rate lists, ledger, atomic reservation, waits.
+
+Every HTTP attempt of every worker, process, host and DAG using one token reserves a row
+in ONE ledger in the target database before it is sent (``budget.Budget``, a CallGate).
+``rates`` (pure) parses ``N/period`` lists; ``waits`` (pure) is the sliding-log rule;
+``ledger`` and ``seqlog`` are the database side; ``retention`` rolls up and purges.
+
+Decision on maintained limiters (benchmarks/eval_limiters.py, PostgreSQL 15, 2 cores):
+our own ledger, because pyrate-limiter 4.5.1's ``PostgresBucket`` failed on:
+
+- Contention: ``LOCK TABLE … NOWAIT`` refuses a caller whenever another holds the lock.
+  16 contenders on a rate that never fills: 92% of non-blocking acquires refused
+  (4,653 vs 380 admitted in 5 s); blocking acquires retry after ``buffer_ms``: no
+  refusal, but 256 admitted/s with p99 685 ms (courtflow: ~1,800/s, p99 ~28 ms).
+- Time zones: ``item_timestamp`` is ``TIMESTAMP`` without zone, filled via
+  ``TO_TIMESTAMP`` in the session's ``TimeZone``. A 5/min bucket used by a
+  ``America/Los_Angeles`` session then a UTC session admitted 10 calls; the other way
+  round the Pacific session sees UTC rows 8 h in the future and waits hours.
+- The concurrency test (12 contenders, sandbox at "20/2s,150/20s"): 120/120 admitted,
+  0 x 429 in two runs but 2 x 429 in a third (items stamped at acquire time, a fixed
+  50 ms buffer, no notion of a call reaching the server late); 5 x 429 with mixed
+  session time zones.
+- Shape: one table of ``(name, weight, item_timestamp)`` per bucket: no endpoint,
+  status or run ids (a ledger beside it would be written outside its lock), no shared
+  429 block, no server-reported rates, no reconciliation; needs ``psycopg_pool``.
+  ``SQLiteBucket`` stamps with the process's clock, not the database's, and needs
+  ``filelock`` across processes.
+
+``limits`` 5.x shares state only through Redis, Memcached or MongoDB, never the target
+database, so it cannot hold the ledger (not installed, not run).
+"""

@@ -1,0 +1,98 @@
+"""The budget's tables in the target database (migration ``0002_budget`` creates them).
+
+- ``api_call_ledger``: one row per reserved HTTP attempt, stamped with the database
+  clock; the sliding windows are counted over it.
+- ``api_budget_blocks``: one row per budget key: the server's block (429 Retry-After)
+  that every worker honours, and the user rates the server last reported.
+- ``api_call_metrics``: the reference design's hourly counters, kept as an idempotent
+  roll-up of the ledger for dashboards (never used to decide).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+from courtflow.store.coltypes import UTCDateTime
+from courtflow.store.metadata import metadata
+
+# Values of api_call_ledger.outcome besides courtflow.client.gate.Outcome.
+RESERVED = "reserved"  # reserved, not reported yet (in flight, or the worker died)
+EXTERNAL = "external"  # usage made elsewhere with the same token, learnt from api-usage/
+
+api_call_ledger = Table(
+    "api_call_ledger",
+    metadata,
+    # INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT elsewhere (years of calls).
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("budget_key", Text(), nullable=False),
+    # Position of the row in its key's log, oldest first, without gaps: the N-th newest
+    # row is then one index lookup (seq = max - N + 1), not a walk over the window.
+    Column("seq", BigInteger(), nullable=False),
+    Column("reserved_at", UTCDateTime(), nullable=False),
+    # When the outcome was recorded (database clock): the server saw the call before
+    # then, so a call that reached it late (a cold connection, a stalled thread) is not
+    # released too early; see courtflow.budget.seqlog.counted_from.
+    Column("reported_at", UTCDateTime(), nullable=True),
+    Column("endpoint", Text(), nullable=True),
+    Column("outcome", Text(), nullable=True),
+    Column("status", Integer(), nullable=True),
+    Column("duration_ms", Float(), nullable=True),
+    Column("bytes", BigInteger(), nullable=True),
+    Column("attempt", Integer(), nullable=True),
+    Column("error_class", Text(), nullable=True),
+    Column("run_id", Text(), nullable=True),
+    Column("task_id", Text(), nullable=True),
+    Column("dag_id", Text(), nullable=True),
+)
+Index(
+    "ux_api_call_ledger_budget_key_seq",
+    api_call_ledger.c.budget_key,
+    api_call_ledger.c.seq,
+    unique=True,
+)
+# Time ranges: usage, reconciliation, roll-up, purge.
+Index(
+    "ix_api_call_ledger_budget_key_reserved_at",
+    api_call_ledger.c.budget_key,
+    api_call_ledger.c.reserved_at,
+)
+
+api_budget_blocks = Table(
+    "api_budget_blocks",
+    metadata,
+    Column("budget_key", Text(), primary_key=True),
+    Column("blocked_until", UTCDateTime(), nullable=True),
+    Column("reason", Text(), nullable=True),
+    # The user rates api-usage/ reported (comma-separated), shared by every worker.
+    Column("server_rates", Text(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),
+)
+
+api_call_metrics = Table(
+    "api_call_metrics",
+    metadata,
+    Column("api_name", Text(), nullable=False),
+    Column("timestamp_hour", UTCDateTime(), nullable=False),
+    Column("call_count", Integer(), nullable=False),
+    Column("throttled_count", Integer(), nullable=False, server_default="0"),
+    Column("error_count", Integer(), nullable=False, server_default="0"),
+    Column("external_count", Integer(), nullable=False, server_default="0"),
+    PrimaryKeyConstraint("api_name", "timestamp_hour"),
+)
+
+BUDGET_TABLES: tuple[str, ...] = (
+    api_call_ledger.name,
+    api_budget_blocks.name,
+    api_call_metrics.name,
+)

@@ -1,0 +1,138 @@
+"""Many processes x threads on one budget against the sandbox's real sliding-log throttle.
+
+Each caller loops "reserve -> GET dockets/ -> report" for a bounded time. The budget is
+configured with the sandbox's own (time-compressed) rate list and a small safety margin:
+the server must never answer 429, and the calls admitted must reach at least 97% of what
+a perfect caller could get through in the same time (a greedy simulation of the rates).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from courtflow.budget.rates import parse_rates
+from courtflow.budget.tables import api_call_ledger
+from courtflow.budget.waits import max_admissible
+from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
+from courtflow.store.engine import make_engine
+from courtflow.store.migrate import upgrade
+
+sys.path.insert(0, str(Path(__file__).parent))
+from budget_load import LoadSpec, worker
+
+RATES = "20/2s,150/20s"
+MARGIN = 0.08
+pytestmark = pytest.mark.timeout(180)
+
+
+def run_load(
+    sandbox: RunningSandbox,
+    db_url: str,
+    *,
+    seconds: float,
+    rates: str = RATES,
+    processes: int = 3,
+    threads: int = 4,
+    reconcile_on_429: bool = False,
+) -> tuple[str, float, dict[str, int]]:
+    """Run the callers for ``seconds``; returns the budget key, the start time and counts."""
+    key = f"load:{uuid.uuid4().hex[:10]}"
+    spec = LoadSpec(db_url, key, rates, MARGIN, sandbox.url, threads, reconcile_on_429)
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    deadline = ctx.Value("d", 0.0)
+    procs = [
+        ctx.Process(target=worker, args=(spec, ready, go, deadline, results))
+        for _ in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        for _ in procs:
+            ready.get(timeout=90)  # every process has imported and connected
+        start = time.time()
+        deadline.value = start + seconds
+        go.set()
+        totals: Counter[str] = Counter()
+        for _ in procs:
+            totals.update(results.get(timeout=seconds + 60))
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+    assert all(p.exitcode == 0 for p in procs)
+    return key, start, dict(totals)
+
+
+def ledger_rows(db_url: str, key: str) -> int:
+    with make_engine(db_url).begin() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(api_call_ledger)
+                .where(api_call_ledger.c.budget_key == key, api_call_ledger.c.outcome != "external")
+            ).scalar_one()
+        )
+
+
+def sandbox_for(rates: str) -> RunningSandbox:
+    return start_sandbox(
+        SandboxConfig(
+            rates=tuple(rates.split(",")), volumes={"dockets": 200}, api_usage_rates=("100/min",)
+        )
+    )
+
+
+def check_full_use_without_429(db_url: str, seconds: float, processes: int = 3) -> None:
+    with sandbox_for(RATES) as sandbox:
+        key, start, counts = run_load(sandbox, db_url, seconds=seconds, processes=processes)
+        admitted = [t for t in sandbox.state.admissions(DEMO_TOKEN) if t >= start]
+        stats: dict[str, Any] = sandbox.stats()
+    best = max_admissible(parse_rates(RATES), seconds)
+    print(f"admitted {len(admitted)} of {best} possible in {seconds}s; counts {counts}")
+    assert stats["throttled"] == 0 and counts.get("429", 0) == 0
+    assert len(admitted) >= 0.97 * best
+    assert ledger_rows(db_url, key) == counts.get("200", 0) == len(admitted)
+
+
+def test_processes_and_threads_on_postgresql_use_the_quota_without_a_429(pg_url: str) -> None:
+    upgrade(make_engine(pg_url))
+    check_full_use_without_429(pg_url, seconds=12.0)
+
+
+@pytest.mark.slow
+def test_sixteen_callers_for_45_seconds_cross_the_long_window_without_a_429(pg_url: str) -> None:
+    upgrade(make_engine(pg_url))
+    check_full_use_without_429(pg_url, seconds=45.0, processes=4)
+
+
+def test_processes_and_threads_on_sqlite_use_the_quota_without_a_429(sqlite_url: str) -> None:
+    upgrade(make_engine(sqlite_url))
+    check_full_use_without_429(sqlite_url, seconds=8.0)
+
+
+def test_a_tighter_server_is_learnt_from_429s_and_api_usage(pg_url: str) -> None:
+    """The sandbox allows (15/2s, 100/20s) while the budget is configured (20/2s, 150/20s)."""
+    upgrade(make_engine(pg_url))
+    server_rates = "15/2s,100/20s"
+    seconds = 12.0
+    with sandbox_for(server_rates) as sandbox:
+        key, start, counts = run_load(sandbox, pg_url, seconds=seconds, reconcile_on_429=True)
+        admitted = [t for t in sandbox.state.admissions(DEMO_TOKEN) if t >= start]
+        throttled = sandbox.stats()["throttled"]
+    best = max_admissible(parse_rates(server_rates), seconds)
+    print(f"admitted {len(admitted)} of {best}; 429s {throttled}; counts {counts}")
+    assert counts.get("reconciled", 0) >= 1
+    assert 1 <= throttled <= 12  # at most the calls in flight when the first 429 came back
+    assert len(admitted) >= 0.8 * best  # the first 429's block costs a little
+    assert ledger_rows(pg_url, key) == len(admitted) + throttled

@@ -1,0 +1,69 @@
+"""Migration 0002_budget: the budget's tables as defined, and the reserve function."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
+
+from courtflow.budget.tables import BUDGET_TABLES
+from courtflow.store.metadata import metadata
+from courtflow.store.migrate import VERSION_TABLE, current_revision, upgrade
+
+
+def test_migrated_budget_tables_match_their_definitions(budget_engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with budget_engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
+        diffs = compare_metadata(context, metadata)
+    # Any difference that names one of our tables (added, removed, altered columns or indexes).
+    assert [d for d in diffs if any(name in repr(d) for name in BUDGET_TABLES)] == []
+    assert set(BUDGET_TABLES) <= set(inspect(budget_engine).get_table_names())
+
+
+def test_the_reserve_function_exists_on_postgresql(pg_engine: Engine) -> None:
+    with pg_engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT count(*) FROM pg_proc WHERE proname = 'courtflow_reserve'")
+        ).scalar_one()
+    assert found == 1
+
+
+@pytest.fixture
+def scratch_pg(pg_url: str) -> Iterator[Engine]:
+    base = make_url(pg_url)
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"courtflow_budget_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(base.set(database=name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_downgrade_to_the_store_removes_the_budget_and_upgrade_restores_it(
+    scratch_pg: Engine,
+) -> None:
+    upgrade(scratch_pg)
+    assert current_revision(scratch_pg) == "0002_budget"
+    from alembic import command
+
+    from courtflow.store.migrate import alembic_config
+
+    with scratch_pg.begin() as conn:
+        command.downgrade(alembic_config(conn), "0001_store")
+    assert current_revision(scratch_pg) == "0001_store"
+    assert not set(BUDGET_TABLES) & set(inspect(scratch_pg).get_table_names())
+    upgrade(scratch_pg)
+    assert set(BUDGET_TABLES) <= set(inspect(scratch_pg).get_table_names())
