@@ -167,6 +167,10 @@ def open_pipeline(
     budget = Budget.from_settings(settings, engine, run_id=run_id, task_id=task_id, dag_id=dag_id)
     gate: CallGate = gate_wrapper(budget) if gate_wrapper else budget
     client = CourtListenerClient(settings, gate)
+    if settings.token is not None:
+        # Usage made elsewhere with the same token counts: learn it now and after any 429.
+        budget.usage_source = client.api_usage
+        budget.sync_with_server()
     try:
         yield Pipeline(settings, engine, budget, client)
     finally:

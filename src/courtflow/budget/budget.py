@@ -11,6 +11,7 @@ reserves each attempt from one ledger in the target database before sending it.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -28,7 +29,9 @@ from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.client.usage import ApiUsage
 from courtflow.config import Settings
-from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError
+from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
+
+log = logging.getLogger("courtflow.budget")
 
 DEFAULT_RETENTION = 7 * 86_400.0  # ledger rows kept after their windows, for audits
 
@@ -86,6 +89,8 @@ class Budget:
         self._sleep = sleep
         self._synchronous = synchronous
         self._server_rates: str | None = None  # last seen in the ledger; a hint only
+        # Where to learn the server's own view (the client's api-usage/), when there is one.
+        self.usage_source: Callable[[], ApiUsage] | None = None
         # PostgreSQL: one autocommit statement per reservation, so the server releases
         # the key's lock as soon as the row is written.
         self._reserving = reserving_engine(engine) if engine.dialect.name == "postgresql" else None
@@ -193,6 +198,19 @@ class Budget:
         with self.engine.begin() as conn:
             until = ledger.db_now(conn) + timedelta(seconds=max(0.0, retry_after))
             ledger.block(conn, self.key, until, f"429 Retry-After: {retry_after:g}s")
+        # A 429 means the ledger and the server disagree (someone else uses the token,
+        # or the rates changed): learn the server's usage and rates.
+        self.sync_with_server()
+
+    def sync_with_server(self) -> int:
+        """Reconcile with ``api-usage/`` if a source is set; best effort, never raises."""
+        if self.usage_source is None:
+            return 0
+        try:
+            return self.reconcile(self.usage_source())
+        except CourtflowError as exc:
+            log.warning("api-usage/ reconciliation skipped: %s", type(exc).__name__)
+            return 0
 
     # -- inspection ------------------------------------------------------------------
     def next_available(self) -> float:
