@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from courtflow.budget.budget import WindowUsage
+from courtflow.budget.rates import Rate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
 from courtflow.redact import redact
@@ -39,8 +41,13 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     run_id = args.run_id or f"cli__{uuid.uuid4().hex[:12]}"
     with open_pipeline(settings, run_id=run_id, task_id=f"sync.{spec.name}") as p:
         result = sync_window(
-            p.engine, p.client, spec, window, run_id=run_id,
-            fields=_split_csv(args.fields), omit=_split_csv(args.omit),
+            p.engine,
+            p.client,
+            spec,
+            window,
+            run_id=run_id,
+            fields=_split_csv(args.fields),
+            omit=_split_csv(args.omit),
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
     print(
@@ -57,24 +64,19 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     spec = get_resource(args.resource)
     window = _window(args)
-    step = timedelta(hours=args.step_hours)
-    windows = list(window.split(step)) if spec.incremental else [window]
+    windows = list(window.split(timedelta(hours=args.step_hours))) if spec.incremental else [window]
     run_id = args.run_id or f"backfill__{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
-    totals = {"rows": 0, "calls": 0, "pages": 0}
-
+    progress = BackfillProgress(total_windows=len(windows))
     with open_pipeline(settings, run_id=run_id, task_id=f"backfill.{spec.name}") as p:
 
-        def progress(_spec: ResourceSpec, cp: Checkpoint, written: int) -> None:
-            totals["rows"] += written
-            totals["pages"] += 1
-            _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
+        def on_page(_spec: ResourceSpec, _cp: Checkpoint, written: int) -> None:
+            progress.page(written)
+            progress.show(p.budget.rates, p.budget.usage())
 
-        done_windows = 0
-        for done_windows, sub in enumerate(windows, start=1):
-            result = sync_window(p.engine, p.client, spec, sub, run_id=run_id, on_page=progress)
-            totals["calls"] += result.calls
-            _print_progress(done_windows, len(windows), totals, started, p.budget.usage())
+        for sub in windows:
+            result = sync_window(p.engine, p.client, spec, sub, run_id=run_id, on_page=on_page)
+            progress.window_done(result.calls, result.skipped)
+            progress.show(p.budget.rates, p.budget.usage())
         print(file=sys.stderr)
         summary = summarize(p.engine, [spec], run_ids=[run_id])
     print(summary.human(), file=sys.stderr)
@@ -82,20 +84,53 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_progress(
-    done: int, total: int, totals: dict[str, int], started: float, usage: Sequence[object]
-) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    elapsed = time.monotonic() - started
-    eta = (elapsed / done * (total - done)) if done else float("nan")
-    room = " ".join(str(u) for u in usage)
-    bar = "#" * filled + "." * (width - filled)
-    sys.stderr.write(
-        f"\r[{bar}] {done}/{total} windows  rows={totals['rows']} pages={totals['pages']} "
-        f"elapsed={elapsed:.0f}s eta={'?' if math.isnan(eta) else f'{eta:.0f}s'}  {room}"
-    )
-    sys.stderr.flush()
+class BackfillProgress:
+    """A one-line progress bar: windows, rows, calls, and the ETA the budget allows."""
+
+    def __init__(self, total_windows: int) -> None:
+        self.total = total_windows
+        self.done = self.fetched = self.rows = self.calls = self.pages = 0
+        self.started = time.monotonic()
+
+    def page(self, rows: int) -> None:
+        self.rows += rows
+        self.pages += 1
+
+    def window_done(self, calls: int, skipped: bool) -> None:
+        self.done += 1
+        self.calls += calls
+        self.fetched += 0 if skipped else 1
+
+    def eta_seconds(self, rates: Sequence[Rate], usage: Sequence[WindowUsage]) -> float | None:
+        """Remaining calls (pages per fetched window so far) at the pace the rates allow."""
+        if self.fetched == 0:
+            return None
+        remaining_calls = self.calls / self.fetched * (self.total - self.done)
+        elapsed = time.monotonic() - self.started
+        by_speed = elapsed / self.done * (self.total - self.done)
+        room = {u.rate: u.remaining for u in usage}
+        by_budget = max(
+            (
+                max(0.0, remaining_calls - room.get(r.text, r.limit)) / r.limit * r.period
+                for r in rates
+                if r.limit > 0
+            ),
+            default=0.0,
+        )
+        return max(by_speed, by_budget)
+
+    def show(self, rates: Sequence[Rate], usage: Sequence[WindowUsage]) -> None:
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        eta = self.eta_seconds(rates, usage)
+        left = " ".join(f"{u.rate}:{u.remaining}/{u.limit}" for u in usage)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} windows "
+            f"rows={self.rows} pages={self.pages} calls={self.calls} "
+            f"elapsed={time.monotonic() - self.started:.0f}s "
+            f"eta={'?' if eta is None else f'{eta:.0f}s'} budget {left}  "
+        )
+        sys.stderr.flush()
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,7 +193,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(engine)
     since = parse_instant(args.since, name="--since") if args.since else None
     path = build_report(
-        engine, settings.rates, args.out, since=since, secrets=[settings.token],
+        engine,
+        settings.rates,
+        args.out,
+        since=since,
+        secrets=[settings.token],
         budget_key=None if args.all_keys else settings.budget_key,
     )
     print(f"report written to {path.resolve()}")

@@ -43,9 +43,24 @@ def cli(url: str, db: str, run_id: str) -> subprocess.Popen[str]:
         "COURTFLOW_DATABASE_URL": db,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "courtflow.cli", "sync", "--resource", "dockets",
-         "--since", SINCE, "--until", UNTIL, "--run-id", run_id],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "courtflow.cli",
+            "sync",
+            "--resource",
+            "dockets",
+            "--since",
+            SINCE,
+            "--until",
+            UNTIL,
+            "--run-id",
+            run_id,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -55,8 +70,9 @@ def pages_committed(db: str) -> int:
         with engine.connect() as conn:
             try:
                 return int(
-                    conn.execute(text("SELECT coalesce(max(pages), 0) FROM sync_checkpoints"))
-                    .scalar_one()
+                    conn.execute(
+                        text("SELECT coalesce(max(pages), 0) FROM sync_checkpoints")
+                    ).scalar_one()
                 )
             except Exception:
                 return 0
