@@ -158,8 +158,13 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(engine)
     budget = Budget.from_settings(settings, engine)
     print(f"budget key {settings.budget_key} (ledger: {engine.url.render_as_string(True)})")
+    now = time.time()
     for w in budget.usage():
-        print(f"  {w}")
+        room = "now" if w.available_at <= now else (
+            f"in {w.available_at - now:.1f}s "
+            f"({datetime.fromtimestamp(w.available_at, UTC).isoformat(timespec='seconds')})"
+        )
+        print(f"  {w.rate:<12} used {w.used}/{w.limit} remaining {w.remaining} room {room}")
     if settings.token is not None and not args.ledger_only:
         from courtflow.client import CourtListenerClient
 
