@@ -107,20 +107,17 @@ def main() -> int:
         if not (demo / "airflow" / "airflow.db").exists():
             print("initialising Airflow metadata (SQLite)...", file=sys.stderr)
         _run([airflow, "db", "migrate"], env, log, "airflow db migrate")
-        _run(
-            [airflow, "pools", "set", "courtlistener_api_pool", "4",
-             "CourtListener API concurrency (the call budget limits the rate)"],
-            env, log, "airflow pools set",
-        )
+        # The pool caps concurrent API tasks; the call budget caps the rate.
+        _run([sys.executable, "-m", "courtflow.airflow.setup", "--pool-slots", "4"],
+             env, log, "python -m courtflow.airflow.setup")
         print(f"running `airflow dags test {DAG_ID}` over [{SINCE}, {UNTIL})...", file=sys.stderr)
         conf = json.dumps({"since": SINCE, "until": UNTIL})
         _run([airflow, "dags", "test", DAG_ID, UNTIL, "-c", conf], env, log, "airflow dags test")
 
-    from courtflow.store.engine import make_engine
-    from courtflow.summary import summarize
-
     from courtflow.budget.rates import parse_rates
     from courtflow.observe.report import build_report
+    from courtflow.store.engine import make_engine
+    from courtflow.summary import summarize
 
     engine = make_engine(db_url)
     summary = summarize(engine, get_resources(RESOURCES), since=started)

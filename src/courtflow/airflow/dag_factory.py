@@ -1,21 +1,38 @@
-"""Build a courtflow DAG from declarative configuration; no I/O at import time.
+"""Build a courtflow DAG from declarative configuration; no I/O at import or parse time.
 
->>> dag = build_dag("courtlistener_pipeline", resources=["dockets", "clusters"])  # doctest: +SKIP
+One TaskGroup per resource::
+
+    wait_for_budget  (BudgetSensor: deferrable, or mode="reschedule"; not in the pool)
+        >> sync      (CourtListenerSyncOperator in the API pool; publishes an Asset)
+
+>>> dag = build_dag({"dag_id": "courtlistener", "resources": ["dockets"]})  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
-from airflow.sdk import DAG, Asset, TaskGroup
+from airflow.sdk import DAG, Asset, DeltaDataIntervalTimetable, Param, TaskGroup
 
-from courtflow.airflow.hooks import DEFAULT_CONN_ID
+from courtflow.airflow.dag_config import API_POOL, PipelineConfig, ResourceConfig
+from courtflow.airflow.notifications import failure_notifiers
 from courtflow.airflow.operators import CourtListenerSyncOperator
-from courtflow.resources import DEFAULT_RESOURCES, get_resources
+from courtflow.airflow.sensors import BudgetSensor
 
-API_POOL = "courtlistener_api_pool"
+__all__ = ["API_POOL", "asset_for", "build_dag"]
+
+_DOC = """\
+### CourtListener -> target database
+
+Each resource syncs this run's window `[since, until)` of `date_modified` page by page
+under the call budget shared by every DAG that uses the same token, then publishes the
+Asset `courtlistener://<resource>` for downstream DAGs.
+
+Window: `since`/`until` in the run's conf (a backfill of any range); otherwise the
+scheduled data interval; a manual run without conf catches up from the watermark.
+"""
 
 
 def asset_for(resource: str) -> Asset:
@@ -23,52 +40,92 @@ def asset_for(resource: str) -> Asset:
     return Asset(uri=f"courtlistener://{resource}", name=f"courtlistener_{resource}")
 
 
-def build_dag(
-    dag_id: str,
-    *,
-    resources: Sequence[str] = DEFAULT_RESOURCES,
-    schedule: timedelta = timedelta(hours=1),
-    start_date: datetime = datetime(2024, 1, 1, tzinfo=UTC),
-    courtlistener_conn_id: str = DEFAULT_CONN_ID,
-    pool: str = API_POOL,
-    catchup: bool = False,
-    max_active_runs: int = 1,
-    retries: int = 3,
-    max_sleep: float = 30.0,
-    default_args: dict[str, Any] | None = None,
-    tags: Sequence[str] = ("courtlistener", "courtflow"),
-) -> DAG:
-    """One TaskGroup per resource: sync the run's window page by page, publish an Asset.
-
-    ``schedule`` is a timedelta so that scheduled runs get real data intervals.
-    ``max_active_runs=1`` keeps windows in order for watermarks; raise it for backfills.
-    """
-    specs = get_resources(resources)
-    args: dict[str, Any] = {
-        "retries": retries,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-        "pool": pool,
+def build_dag(config: PipelineConfig | Mapping[str, Any] | str, **overrides: Any) -> DAG:
+    """The DAG ``config`` describes (a :class:`PipelineConfig`, a mapping, or a dag_id
+    with the other settings as keyword arguments)."""
+    cfg = _config(config, overrides)
+    default_args: dict[str, Any] = {
+        "retries": cfg.retries,
+        "retry_delay": cfg.retry_delay,
+        "retry_exponential_backoff": cfg.retry_exponential_backoff,
+        "max_retry_delay": cfg.max_retry_delay,
     }
-    args.update(default_args or {})
+    notifiers = failure_notifiers(
+        webhook_url=cfg.alerts.webhook_url,
+        webhook_conn_id=cfg.alerts.webhook_conn_id,
+        slack_webhook_conn_id=cfg.alerts.slack_webhook_conn_id,
+        slack_conn_id=cfg.alerts.slack_conn_id,
+        slack_channel=cfg.alerts.slack_channel,
+    )
+    if notifiers:
+        default_args["on_failure_callback"] = notifiers
     with DAG(
-        dag_id=dag_id,
-        schedule=schedule,
-        start_date=start_date,
-        catchup=catchup,
-        max_active_runs=max_active_runs,
-        default_args=args,
-        tags=list(tags),
-        doc_md=__doc__,
+        dag_id=cfg.dag_id,
+        description=cfg.description,
+        # Explicit: a bare timedelta gives DeltaTriggerTimetable in Airflow 3
+        # ([scheduler] create_delta_data_intervals = False), whose runs have an empty
+        # data interval and would sync nothing.
+        schedule=DeltaDataIntervalTimetable(cfg.schedule) if cfg.schedule else None,
+        start_date=cfg.start_date,
+        catchup=cfg.catchup,
+        max_active_runs=cfg.max_active_runs,
+        max_active_tasks=cfg.max_active_tasks,
+        default_args=default_args,
+        tags=list(cfg.tags),
+        doc_md=_DOC,
+        params={
+            "since": Param(None, type=["null", "string"], description="window start (ISO 8601)"),
+            "until": Param(None, type=["null", "string"], description="window end (ISO 8601)"),
+        },
     ) as dag:
-        for spec in specs:
-            with TaskGroup(group_id=spec.name.replace("-", "_")):
-                CourtListenerSyncOperator(
-                    task_id="sync",
-                    resource=spec.name,
-                    courtlistener_conn_id=courtlistener_conn_id,
-                    max_sleep=max_sleep,
-                    outlets=[asset_for(spec.name)],
-                )
+        groups = [_resource_group(cfg, resource) for resource in cfg.resources]
+        if cfg.sequential:
+            for before, after in pairwise(groups):
+                before >> after
     return dag
+
+
+def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
+    with TaskGroup(group_id=resource.group_id) as group:
+        sync = CourtListenerSyncOperator(
+            task_id="sync",
+            resource=resource.name,
+            courtlistener_conn_id=cfg.courtlistener_conn_id,
+            fields=resource.fields or None,
+            omit=resource.omit or None,
+            max_sleep=resource.max_sleep if resource.max_sleep is not None else cfg.max_sleep,
+            poll_interval=cfg.trigger_poll_interval.total_seconds(),
+            min_deferral=cfg.min_deferral.total_seconds(),
+            pool=cfg.pool,
+            outlets=[asset_for(resource.name)],
+        )
+        if cfg.sensor != "none":
+            wait = BudgetSensor(
+                task_id="wait_for_budget",
+                courtlistener_conn_id=cfg.courtlistener_conn_id,
+                mode="reschedule" if cfg.sensor == "reschedule" else "poke",
+                deferrable=cfg.sensor == "deferrable",
+                poke_interval=cfg.sensor_poke_interval,
+                timeout=cfg.sensor_timeout,
+                min_deferral=cfg.min_deferral.total_seconds(),
+            )
+            wait >> sync
+    return group
+
+
+def _config(
+    config: PipelineConfig | Mapping[str, Any] | str, overrides: Mapping[str, Any]
+) -> PipelineConfig:
+    if isinstance(config, PipelineConfig):
+        if not overrides:
+            return config
+        config = _as_mapping(config)
+    elif isinstance(config, str):
+        config = {"dag_id": config}
+    return PipelineConfig.from_mapping({**config, **overrides})
+
+
+def _as_mapping(cfg: PipelineConfig) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg)}

@@ -1,33 +1,91 @@
-"""``CourtListenerSyncOperator``: sync one resource's window for a DAG run.
+"""``CourtListenerSyncOperator``: sync one resource's window for a DAG run, page by page.
 
-Thin: the hook builds settings, :mod:`courtflow.sync` does the work. When the budget
-has no room for longer than ``max_sleep`` the operator defers to
-:class:`~courtflow.airflow.triggers.BudgetTrigger` (freeing its worker and pool slot)
-and resumes from the page checkpoint.
+Thin: the hook builds the settings, :mod:`courtflow.sync` does the work. Around it the
+operator adds what only Airflow has:
+
+- a wait longer than ``max_sleep`` (the budget is full, or the server sent a long
+  ``Retry-After``) defers to :class:`BudgetTrigger`, freeing the worker and the pool
+  slot; the task resumes from the page checkpoint of the same window;
+- fatal client errors (bad token, bad request, blocked account) raise
+  :class:`CourtListenerFatalError`, an ``AirflowFailException``: no retry;
+- transient errors propagate, so the task's retries (exponential backoff) apply;
+- every call is measured (``ObservedGate`` over the budget, Airflow's ``Stats``),
+  every page and the watermark lag are recorded, and courtflow's log fields reach the
+  task log (``task_logging``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
-from courtflow.airflow.triggers import BudgetTrigger
+from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
 from courtflow.airflow.windows import resolve_window
-from courtflow.errors import BudgetExhaustedError, FatalError
-from courtflow.redact import redact
-from courtflow.resources import get_resource
-from courtflow.store import get_watermark
-from courtflow.sync import open_pipeline
+from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
+from courtflow.redact import Secret, redact
+from courtflow.resources import ResourceSpec, get_resource
 from courtflow.window import Window, parse_instant
+
+# The DAG file imports this module on every parse: the store, the client and the
+# metrics stack are imported when a task runs, not here.
+if TYPE_CHECKING:
+    from courtflow.client.gate import CallGate
+    from courtflow.observe.metrics import MetricsSink
+    from courtflow.store import Checkpoint
+    from courtflow.sync import Pipeline
+
+
+class CourtListenerFatalError(AirflowFailException):
+    """A CourtListener error that retrying cannot fix; ``error_class`` names the cause."""
+
+    def __init__(self, error: FatalError, *secrets: Secret | str | None) -> None:
+        self.error_class = type(error).__name__
+        super().__init__(f"{self.error_class}: {redact(str(error), *secrets)}")
+
+
+class PageRecorder:
+    """The ``on_page`` listener of :func:`sync_window`: one ``record_page`` per page."""
+
+    def __init__(self, sink: MetricsSink, clock: Callable[[], float] = time.monotonic) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._last = clock()
+
+    def __call__(self, spec: ResourceSpec, checkpoint: Checkpoint, written: int) -> None:
+        from courtflow.observe.metrics import record_page
+
+        now = self._clock()
+        record_page(self._sink, spec.name, rows=written, seconds=now - self._last)
+        self._last = now
+
+
+def observed(sink: MetricsSink) -> Callable[[CallGate], CallGate]:
+    """``gate_wrapper`` for :func:`open_pipeline`: measure every call through the budget."""
+
+    from courtflow.observe.metrics import ObservedGate
+
+    def wrap(gate: CallGate) -> CallGate:
+        return ObservedGate(gate, sink, usage=getattr(gate, "usage", None))
+
+    return wrap
 
 
 class CourtListenerSyncOperator(BaseOperator):
-    template_fields: Sequence[str] = ("since", "until")
+    """Sync ``resource`` for this run's window (see :func:`resolve_window`).
+
+    ``max_sleep`` (seconds; default: the connection's) is the longest budget wait slept
+    in the worker; anything longer defers, for at least ``min_deferral`` seconds (see
+    :data:`~courtflow.airflow.triggers.DEFAULT_MIN_DEFERRAL`). ``fields``/``omit``
+    select the payload.
+    """
+
+    template_fields: Sequence[str] = ("since", "until", "courtlistener_conn_id")
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -39,12 +97,15 @@ class CourtListenerSyncOperator(BaseOperator):
         until: str | None = None,
         fields: Sequence[str] | None = None,
         omit: Sequence[str] | None = None,
-        max_sleep: float = 30.0,
+        max_sleep: float | None = None,
         default_start: datetime | None = None,
         refresh_every: timedelta = timedelta(days=1),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        min_deferral: float = DEFAULT_MIN_DEFERRAL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        get_resource(resource)  # fail at parse time on a typo, not at run time
         self.resource = resource
         self.courtlistener_conn_id = courtlistener_conn_id
         self.since = since
@@ -54,69 +115,117 @@ class CourtListenerSyncOperator(BaseOperator):
         self.max_sleep = max_sleep
         self.default_start = default_start
         self.refresh_every = refresh_every
+        self.poll_interval = poll_interval
+        self.min_deferral = min_deferral
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self._sync(context, None)
+        return self._run(context, {})
 
     def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, window: Any = None
+        self, context: Context, event: dict[str, Any] | None = None, **_: Any
     ) -> dict[str, Any]:
-        self.log.info("budget has room again after deferral: %s", event)
-        bounds = (parse_instant(window[0]), parse_instant(window[1])) if window else None
-        return self._sync(context, Window(*bounds) if bounds else None)
+        event = event or {}
+        self.log.info("resuming after %.1fs in the triggerer", float(event.get("waited", 0.0)))
+        return self._run(context, event)
 
-    def _sync(self, context: Context, window: Window | None) -> dict[str, Any]:
+    # -- the work ---------------------------------------------------------------------
+    def _run(self, context: Context, resume: Mapping[str, Any]) -> dict[str, Any]:
+        from courtflow.airflow.logging import task_logging
+        from courtflow.airflow.metrics import AirflowStatsSink
+
         spec = get_resource(self.resource)
-        settings = CourtListenerHook(self.courtlistener_conn_id).get_settings()
         ti = context["ti"]
         run_id = context["run_id"]
-        try:
-            with open_pipeline(
-                settings,
-                run_id=run_id,
-                task_id=ti.task_id,
-                dag_id=ti.dag_id,
-                max_sleep=self.max_sleep,
-            ) as pipeline:
-                with pipeline.engine.connect() as conn:
-                    watermark = get_watermark(conn, spec.name)
-                if window is None:
-                    window = resolve_window(
-                        context,
-                        watermark=watermark,
-                        default_start=self._default_start(context),
-                        since=self.since,
-                        until=self.until,
-                    )
-                if (
-                    not spec.incremental
-                    and watermark is not None
-                    and window.end - watermark < self.refresh_every
-                ):
-                    # Whole-table resources (courts) are refreshed once per refresh_every.
-                    self.log.info("%s refreshed at %s; not due yet", spec.name, watermark)
-                    return {"resource": spec.name, "skipped": True, "calls": 0}
-                self.log.info("syncing %s window %s", spec.name, window)
-                result = pipeline.sync(
-                    spec, window, run_id=run_id, fields=self.fields, omit=self.omit
-                )
-        except BudgetExhaustedError as exc:
-            assert window is not None
-            self.log.info(
-                "budget full for %.1fs: deferring (worker slot freed)", exc.wait_seconds
-            )
-            self.defer(
-                trigger=BudgetTrigger(exc.available_at, self.courtlistener_conn_id),
-                method_name="execute_complete",
-                kwargs={"window": [window.start.isoformat(), window.end.isoformat()]},
-            )
-        except FatalError as exc:
-            # Retrying cannot fix a bad token or a bad request: fail without retries.
-            raise AirflowFailException(
-                f"{type(exc).__name__}: {redact(str(exc), settings.token)}"
-            ) from None
-        self.log.info("synced %s", result.as_dict())
-        return result.as_dict()
+        deferrals = int(resume.get("deferrals", 0))
+        window = _window(resume.get("window"))
+        hook = CourtListenerHook(self.courtlistener_conn_id)
+        with task_logging(run_id=run_id, task_id=ti.task_id, dag_id=ti.dag_id,
+                          resource=spec.name):  # fmt: skip
+            try:
+                settings = hook.get_settings()
+            except FatalError as exc:
+                raise CourtListenerFatalError(exc) from None
+            sink = AirflowStatsSink()
+            try:
+                with hook.open_pipeline(
+                    settings=settings, run_id=run_id, task_id=ti.task_id, dag_id=ti.dag_id,
+                    gate_wrapper=observed(sink), max_sleep=self.max_sleep,
+                ) as pipeline:  # fmt: skip
+                    if window is None:
+                        window = self._window_for(context, pipeline, spec)
+                        if window is None:
+                            return {"resource": spec.name, "skipped": True, "calls": 0,
+                                    "deferrals": deferrals}  # fmt: skip
+                    self.log.info("syncing %s window %s", spec.name, window)
+                    result = pipeline.sync(
+                        spec, window, run_id=run_id, fields=self.fields, omit=self.omit,
+                        on_page=PageRecorder(sink),
+                    )  # fmt: skip
+                    self._record_lag(pipeline, spec, sink)
+            except BudgetExhaustedError as exc:
+                self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full")
+            except ThrottledError as exc:
+                # The 429's block is in the ledger: the trigger waits for it like any other.
+                self._defer(time.time() + exc.retry_after, exc.retry_after, window, deferrals,
+                            "server asked to wait")  # fmt: skip
+            except FatalError as exc:
+                raise CourtListenerFatalError(exc, settings.token) from None
+        summary = {**result.as_dict(), "deferrals": deferrals}
+        self.log.info("synced %s", summary)
+        return summary
+
+    def _window_for(
+        self, context: Context, pipeline: Pipeline, spec: ResourceSpec
+    ) -> Window | None:
+        """This run's window; None when it is empty or a whole-table resource is not due."""
+        from courtflow.store import get_watermark
+
+        with pipeline.engine.connect() as conn:
+            watermark = get_watermark(conn, spec.name)
+        window = resolve_window(
+            context, watermark=watermark, default_start=self._default_start(context),
+            since=self.since, until=self.until,
+        )  # fmt: skip
+        if window.empty:
+            self.log.info("%s: empty window %s, nothing to sync", spec.name, window)
+            return None
+        due = watermark is None or window.end - watermark >= self.refresh_every
+        if not spec.incremental and not due:
+            # Whole-table resources (courts) are refreshed once per refresh_every.
+            self.log.info("%s refreshed at %s; not due yet", spec.name, watermark)
+            return None
+        return window
+
+    def _record_lag(self, pipeline: Pipeline, spec: ResourceSpec, sink: MetricsSink) -> None:
+        from courtflow.observe.metrics import record_watermark
+        from courtflow.store import get_watermark
+
+        with pipeline.engine.connect() as conn:
+            watermark = get_watermark(conn, spec.name)
+        if watermark is not None:
+            record_watermark(sink, spec.name, watermark)
+
+    def _defer(
+        self, available_at: float, wait: float, window: Window | None, deferrals: int, why: str
+    ) -> None:
+        if window is None:  # no call is made before the window is known
+            raise RuntimeError("deferral before the window was resolved")
+        self.log.info(
+            "%s for %.1fs: deferring to the triggerer (worker and pool slot freed)", why, wait
+        )
+        payload = {
+            "window": [window.start.isoformat(), window.end.isoformat()],
+            "deferrals": deferrals + 1,
+        }
+        trigger = BudgetTrigger(
+            available_at,
+            self.courtlistener_conn_id,
+            poll_interval=self.poll_interval,
+            payload=payload,
+            deferred_at=time.time(),
+            min_deferral=self.min_deferral,
+        )
+        self.defer(trigger=trigger, method_name="execute_complete")
 
     def _default_start(self, context: Context) -> datetime:
         if self.default_start is not None:
@@ -124,3 +233,11 @@ class CourtListenerSyncOperator(BaseOperator):
         dag = context.get("dag")
         start = getattr(dag, "start_date", None) if dag is not None else None
         return start if isinstance(start, datetime) else datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _window(value: Any) -> Window | None:
+    """The window a deferred task was syncing, from the trigger event."""
+    if not value:
+        return None
+    start, end = value
+    return Window(parse_instant(str(start)), parse_instant(str(end)))

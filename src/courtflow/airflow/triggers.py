@@ -1,30 +1,77 @@
-"""``BudgetTrigger``: waits, off the worker, until the call budget has room.
+"""``BudgetTrigger``: waits in the triggerer, not on a worker, until the call budget has room.
 
-It sleeps until the moment the ledger computed (never polling faster than needed),
-re-checks the ledger once awake (others may have taken the room), and fires one event.
+It asks the ledger when the next call could be reserved (the sliding windows of every
+rate and any server block, by the database's clock), sleeps exactly that long, asks
+again — another worker may have taken the room meanwhile — and fires one event when
+there is room. Nothing is reserved here: the resumed task reserves its own calls.
+
+    self.defer(trigger=BudgetTrigger(exc.available_at, conn_id, payload={"window": w}),
+               method_name="execute_complete")
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
 
+if TYPE_CHECKING:
+    from courtflow.budget.budget import Budget
+
+# Re-check at least this often even when the ledger says "later": rates may be adopted
+# from the server or a block lifted meanwhile.
+DEFAULT_POLL_INTERVAL = 60.0
+# Sleep a little past the computed instant so the re-check does not land just before it.
+_EPSILON = 0.05
+# Airflow <= 3.3.2 races a quickly resumed task against the executor's report of the
+# worker's deferral exit: if the task is already queued or running again when that
+# report is processed, the scheduler takes it for an external kill and fails the try
+# (apache/airflow#67287, #71580, #72716). Resuming no sooner than this many seconds
+# after deferring leaves the scheduler time to process the report first.
+DEFAULT_MIN_DEFERRAL = 15.0
+
+
+def seconds_until_room(budget: Budget) -> float:
+    """Seconds, by the database's clock, until a call could be reserved (<= 0: now)."""
+    from courtflow.budget import ledger
+
+    ready = budget.next_available()
+    with budget.engine.connect() as conn:
+        now = ledger.epoch(ledger.db_now(conn))
+    return ready - now
+
 
 class BudgetTrigger(BaseTrigger):
+    """Fires ``{"status": "ready", ...payload}`` once the connection's budget has room.
+
+    ``available_at`` (epoch seconds, database clock) is the operator's estimate, kept
+    for logs; the trigger always asks the ledger itself. ``payload`` is echoed in the
+    event so the resumed task gets back what it needs (its window, counters). The event
+    is not fired before ``deferred_at + min_deferral`` (see ``DEFAULT_MIN_DEFERRAL``).
+    """
+
     def __init__(
-        self, available_at: float, courtlistener_conn_id: str = DEFAULT_CONN_ID,
-        max_checks: int = 1000,
+        self,
+        available_at: float,
+        courtlistener_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        payload: Mapping[str, Any] | None = None,
+        deferred_at: float | None = None,
+        min_deferral: float = 0.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.available_at = float(available_at)
         self.courtlistener_conn_id = courtlistener_conn_id
-        self.max_checks = max_checks
+        self.poll_interval = float(poll_interval)
+        self.payload = dict(payload or {})
+        self.deferred_at = float(deferred_at) if deferred_at is not None else None
+        self.min_deferral = float(min_deferral)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -32,29 +79,42 @@ class BudgetTrigger(BaseTrigger):
             {
                 "available_at": self.available_at,
                 "courtlistener_conn_id": self.courtlistener_conn_id,
-                "max_checks": self.max_checks,
+                "poll_interval": self.poll_interval,
+                "payload": self.payload,
+                "deferred_at": self.deferred_at,
+                "min_deferral": self.min_deferral,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        available_at = self.available_at
+        started = time.monotonic()
+        hook = CourtListenerHook(self.courtlistener_conn_id)
+        settings = await hook.aget_settings()
+        # Database work is blocking: it runs in a thread, never on the triggerer's loop.
+        budget = await asyncio.to_thread(hook.get_budget, settings)
         checks = 0
         while True:
-            delay = available_at - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            room_in = await asyncio.to_thread(seconds_until_room, budget)
             checks += 1
-            available_at = await asyncio.to_thread(self._next_available)
-            if available_at <= time.time() or checks >= self.max_checks:
-                yield TriggerEvent(  # type: ignore[no-untyped-call]
-                    {"status": "ready", "checks": checks, "at": time.time()}
+            hold = self._hold()
+            if room_in <= 0 and hold <= 0:
+                waited = time.monotonic() - started
+                self.log.info(
+                    "budget %s has room after %.1fs (%d checks)", budget.key, waited, checks
                 )
+                event = {"status": "ready", "checks": checks, "waited": round(waited, 3)}
+                yield TriggerEvent({**event, **self.payload})  # type: ignore[no-untyped-call]
                 return
+            nap = min(max(room_in, hold) + _EPSILON, self.poll_interval)
+            if room_in > 0:
+                self.log.info("budget %s full for %.1fs more: sleeping %.1fs",
+                              budget.key, room_in, nap)  # fmt: skip
+            else:
+                self.log.info("budget has room; resuming in %.1fs (min_deferral)", nap)
+            await asyncio.sleep(nap)
 
-    def _next_available(self) -> float:
-        from courtflow.budget.budget import Budget
-        from courtflow.store.engine import make_engine
-
-        settings = CourtListenerHook(self.courtlistener_conn_id).get_settings()
-        budget = Budget.from_settings(settings, make_engine(settings.database_url))
-        return budget.next_available()
+    def _hold(self) -> float:
+        """Seconds left of ``min_deferral`` (wall clock: ``deferred_at`` is the worker's)."""
+        if self.deferred_at is None or self.min_deferral <= 0:
+            return 0.0
+        return self.deferred_at + self.min_deferral - time.time()

@@ -1,11 +1,16 @@
-"""What window a DAG run syncs.
+"""What window ``[start, end)`` a DAG run syncs.
 
-1. ``since``/``until`` in the run's conf (or operator arguments) win: explicit backfills.
-2. Otherwise a non-empty data interval ``[data_interval_start, data_interval_end)``:
-   scheduled runs of the interval timetable.
-3. Otherwise (a manual run: Airflow 3 gives it an empty interval) catch up from the
-   resource's watermark — or the DAG's start date on the very first run — to the
-   run's logical date, or to now when the run has none.
+1. ``since``/``until`` in the run's conf (or operator arguments) win: explicit
+   backfills of any range; a missing bound is the watermark (start) or now (end).
+2. A scheduled or backfill run of the interval timetable: its data interval.
+3. Anything else — a manual run, an asset-triggered run, or an empty interval (a
+   trigger timetable) — catches up: from the resource's watermark (the DAG's start
+   date on the very first run) to the run's data interval end, else its logical date,
+   else now; a run dated at or before the watermark gets an empty window.
+
+Airflow 3 gives manual runs of an interval timetable the interval that ends when they
+are triggered; taking it blindly would leave a gap whenever the DAG was paused, so a
+manual run catches up instead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 from courtflow.window import Window, parse_instant
 
+_INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
+
 
 def _aware(value: Any) -> datetime | None:
     if value is None:
@@ -25,6 +32,13 @@ def _aware(value: Any) -> datetime | None:
     return parse_instant(str(value))
 
 
+def _run_type(dag_run: Any) -> str | None:
+    run_type = getattr(dag_run, "run_type", None)
+    if run_type is None:
+        return None
+    return str(getattr(run_type, "value", run_type)).lower()
+
+
 def resolve_window(
     context: Mapping[str, Any],
     *,
@@ -32,18 +46,28 @@ def resolve_window(
     default_start: datetime,
     since: Any = None,
     until: Any = None,
+    now: datetime | None = None,
 ) -> Window:
+    """The window of this run (see the module docstring for the rules)."""
+    now = now or datetime.now(UTC)
     dag_run = context.get("dag_run")
     conf: Mapping[str, Any] = (getattr(dag_run, "conf", None) or {}) if dag_run else {}
-    start = _aware(conf.get("since", since))
-    end = _aware(conf.get("until", until))
+    start = _aware(conf.get("since") or since)
+    end = _aware(conf.get("until") or until)
     if start is not None or end is not None:
-        return Window(start or watermark or default_start, end or datetime.now(UTC))
+        return Window(start or watermark or default_start, end or now)
     interval_start = _aware(context.get("data_interval_start"))
     interval_end = _aware(context.get("data_interval_end"))
-    if interval_start is not None and interval_end is not None and interval_start < interval_end:
+    has_interval = (
+        interval_start is not None and interval_end is not None and interval_start < interval_end
+    )
+    run_type = _run_type(dag_run)
+    if has_interval and (run_type is None or run_type in _INTERVAL_RUN_TYPES):
+        assert interval_start is not None and interval_end is not None
         return Window(interval_start, interval_end)
-    logical = _aware(context.get("logical_date"))
     start = watermark or default_start
-    end = logical if logical is not None and logical > start else datetime.now(UTC)
-    return Window(start, max(start, end))
+    known = [c for c in (interval_end, _aware(context.get("logical_date"))) if c is not None]
+    if not known:
+        return Window(start, max(start, now))
+    # A run dated at or before the watermark has nothing new: an empty window.
+    return Window(start, max(start, known[0]))

@@ -1,0 +1,235 @@
+"""Helpers for the Airflow integration tests: environments, connections, DAG files,
+PostgreSQL databases, an alert receiver and a StatsD collector, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+REPO = Path(__file__).resolve().parents[3]
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+PG_ADMIN_URL = os.environ.get(
+    "COURTFLOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def airflow_env(home: Path, dags: Path, extra: Mapping[str, str] | None = None,
+                metadata_url: str | None = None) -> dict[str, str]:  # fmt: skip
+    """A clean environment for one Airflow installation: nothing inherited from ours."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "COURTFLOW_", "COURTLISTENER_"))}  # fmt: skip
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    })  # fmt: skip
+    env.update(extra or {})
+    return env
+
+
+def connection(conn_type: str = "courtlistener", **fields: Any) -> str:
+    """An ``AIRFLOW_CONN_<ID>`` value (Airflow's JSON connection format)."""
+    return json.dumps({"conn_type": conn_type, **fields})
+
+
+def write_dag(dags: Path, config: Mapping[str, Any]) -> Path:
+    """A configuration-only DAG file, as a user would write it."""
+    path = dags / f"{config['dag_id']}.py"
+    path.write_text(
+        '"""Written by the courtflow integration tests."""\n\n'
+        "from courtflow.airflow.dag_factory import build_dag\n\n"
+        f"CONFIG = {dict(config)!r}\n\n"
+        "dag = build_dag(CONFIG)\n"
+    )
+    return path
+
+
+def run(cmd: list[str], env: Mapping[str, str], timeout: float = 300
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run(cmd, env=dict(env), capture_output=True, text=True, timeout=timeout)
+
+
+def new_airflow_home(template: Path, where: Path) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, where / "airflow.db")
+    return where
+
+
+class PgDatabases:
+    """Fresh PostgreSQL databases on 127.0.0.1, all dropped by :meth:`drop_all`."""
+
+    def __init__(self) -> None:
+        self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self._names: list[str] = []
+
+    def create(self) -> str:
+        name = f"courtflow_af_{uuid.uuid4().hex[:10]}"
+        with self._admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self._names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop_all(self) -> None:
+        from courtflow.store import engine as engine_mod
+
+        for url, eng in list(engine_mod._ENGINES.items()):
+            if any(url.endswith("/" + n) for n in self._names):
+                eng.dispose()
+                del engine_mod._ENGINES[url]
+        with self._admin.connect() as conn:
+            for name in self._names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._names.clear()
+        self._admin.dispose()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append((self.path, body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+class Receiver:
+    """An HTTP endpoint on 127.0.0.1 that keeps every POST (alert webhooks, Slack)."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+        self._server.received = []  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def received(self) -> list[tuple[str, bytes]]:
+        return list(self._server.received)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class StatsdCollector:
+    """A UDP socket on 127.0.0.1 collecting StatsD lines in a thread."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, _ = self._sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            self.lines.extend(data.decode(errors="replace").splitlines())
+
+    def close(self, linger: float = 1.0) -> list[str]:
+        time.sleep(linger)  # packets sent just before the process exited
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+        return self.lines
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (for servers that cannot report theirs)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Services:
+    """Long-running Airflow components, each in its own process group so that stopping
+    one stops everything it started (executor workers, supervisors)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, cmd: list[str], env: Mapping[str, str]) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen(
+            cmd, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{name}.log"
+        text_ = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text_.splitlines()[-lines:])
+
+    def listening(self) -> set[tuple[str, int, str]]:
+        """(address, port, process name) of every TCP socket listened on by the services
+        and their descendants."""
+        import psutil
+
+        found: set[tuple[str, int, str]] = set()
+        for root in self.procs.values():
+            try:
+                procs = [psutil.Process(root.pid)]
+                procs += procs[0].children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            for proc in procs:
+                try:
+                    conns = proc.net_connections(kind="tcp")
+                    name = " ".join(proc.cmdline()[:3])
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                found |= {(c.laddr.ip, c.laddr.port, name) for c in conns
+                          if c.status == psutil.CONN_LISTEN}  # fmt: skip
+        return found
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.procs.values():
+            # The group too: children may outlive a parent that exited on SIGTERM.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)

@@ -1,0 +1,77 @@
+"""What window a DAG run syncs (pure logic; Airflow runs it in the integration tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from courtflow.airflow.windows import resolve_window
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def d(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+def ctx(run_type: str, conf: dict[str, Any] | None = None, **values: Any) -> dict[str, Any]:
+    return {"dag_run": SimpleNamespace(conf=conf or {}, run_type=run_type), **values}
+
+
+def test_conf_since_until_win_over_the_data_interval() -> None:
+    c = ctx("manual", {"since": "2024-02-01", "until": "2024-02-02"},
+            data_interval_start=d(2024, 3, 1), data_interval_end=d(2024, 3, 2))
+    w = resolve_window(c, watermark=None, default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 2, 1), d(2024, 2, 2))
+
+
+def test_conf_with_only_until_starts_at_the_watermark() -> None:
+    c = ctx("manual", {"until": "2024-02-02T12:00:00Z"})
+    w = resolve_window(c, watermark=d(2024, 2, 1), default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 2, 1), d(2024, 2, 2, 12))
+
+
+def test_scheduled_and_backfill_runs_use_their_data_interval() -> None:
+    for run_type in ("scheduled", "backfill"):
+        c = ctx(run_type, data_interval_start=d(2024, 3, 1), data_interval_end=d(2024, 3, 1, 1))
+        w = resolve_window(c, watermark=d(2024, 2, 1), default_start=START, now=NOW)
+        assert (w.start, w.end) == (d(2024, 3, 1), d(2024, 3, 1, 1))
+
+
+def test_manual_run_catches_up_from_the_watermark_instead_of_its_last_hour() -> None:
+    # Airflow 3 gives a manual run of an interval timetable [run_after - 1h, run_after].
+    c = ctx("manual", logical_date=d(2024, 3, 5),
+            data_interval_start=d(2024, 3, 4, 23), data_interval_end=d(2024, 3, 5))
+    w = resolve_window(c, watermark=d(2024, 3, 1), default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 3, 1), d(2024, 3, 5))
+    first = resolve_window(c, watermark=None, default_start=START, now=NOW)
+    assert (first.start, first.end) == (START, d(2024, 3, 5))
+
+
+def test_empty_interval_of_a_trigger_timetable_catches_up_too() -> None:
+    c = ctx("scheduled", logical_date=d(2024, 3, 5),
+            data_interval_start=d(2024, 3, 5), data_interval_end=d(2024, 3, 5))
+    w = resolve_window(c, watermark=d(2024, 3, 1), default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 3, 1), d(2024, 3, 5))
+
+
+def test_run_dated_before_the_watermark_gets_an_empty_window() -> None:
+    c = ctx("manual", logical_date=d(2024, 1, 4),
+            data_interval_start=d(2024, 1, 3, 23), data_interval_end=d(2024, 1, 4))
+    w = resolve_window(c, watermark=d(2024, 1, 15), default_start=START, now=NOW)
+    assert w.empty and w.start == d(2024, 1, 15)
+
+
+def test_run_without_logical_date_or_interval_catches_up_to_now() -> None:
+    c = ctx("manual", logical_date=None)
+    w = resolve_window(c, watermark=d(2024, 3, 1), default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 3, 1), NOW)
+
+
+def test_naive_and_string_bounds_are_utc() -> None:
+    c = ctx("scheduled", data_interval_start="2024-03-01T00:00:00",
+            data_interval_end=datetime(2024, 3, 1, 1))
+    w = resolve_window(c, watermark=None, default_start=START, now=NOW)
+    assert (w.start, w.end) == (d(2024, 3, 1), d(2024, 3, 1, 1))
