@@ -32,7 +32,7 @@ def test_make_names_a_python_that_is_too_old(tmp_path: Path) -> None:
 
 def test_unreachable_postgres_is_named() -> None:
     url = "postgresql+psycopg://postgres@127.0.0.1:1/courtflow"
-    with pytest.raises(ConfigError, match="target database unreachable at .*127.0.0.1:1"):
+    with pytest.raises(ConfigError, match=r"target database unreachable at .*127\.0\.0\.1:1"):
         make_engine(url)
 
 

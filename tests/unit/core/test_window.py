@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ def test_split_covers_the_window_exactly() -> None:
     parts = list(w.split(timedelta(days=1)))
     assert [p.end - p.start for p in parts] == [timedelta(days=1)] * 2 + [timedelta(hours=12)]
     assert parts[0].start == w.start and parts[-1].end == w.end
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
 
 
 def test_window_refuses_reversed_bounds() -> None:
