@@ -209,12 +209,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from courtflow.sandbox.__main__ import main as sandbox_main
-
-    return sandbox_main(args.sandbox_args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="courtflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every API call")
@@ -255,13 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-keys", action="store_true", help="include every token's calls")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("sandbox", help="run the CourtListener sandbox server", add_help=False)
-    p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_sandbox)
+    # Listed for --help; main() hands `courtflow sandbox ...` to the sandbox's own parser.
+    sub.add_parser("sandbox", help="run the CourtListener sandbox server (see sandbox --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:
+        # The sandbox has its own options; hand them over untouched.
+        from courtflow.sandbox.__main__ import main as sandbox_main
+
+        return sandbox_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
