@@ -160,6 +160,9 @@ def _window_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, s
     return charts
 
 
+_HOURLY_SPAN = 4 * 3600.0  # an hourly chart shows at least a few hours around its data
+
+
 def _hourly_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, str]]:
     charts: list[tuple[str, str]] = []
     hourly_limits = [HLine(r.limit, f"limit {r.text}") for r in rates if r.period == 3600]
@@ -168,14 +171,14 @@ def _hourly_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, s
         "chart-calls-per-hour", "Calls per UTC hour",
         [Series("our calls", _epoch([(t, x.calls) for t, x in hours])),
          Series("external usage", _epoch([(t, x.external) for t, x in hours]))],
-        hlines=hourly_limits, y_label="calls / hour",
+        hlines=hourly_limits, y_label="calls / hour", min_span=_HOURLY_SPAN,
     ), "External usage is quota spent elsewhere with the same credentials (api-usage/)."))
     charts.append((line_chart(
         "chart-throttles-retries", "429s, retries and errors per UTC hour",
         [Series("429 throttled", _epoch([(t, x.throttled) for t, x in hours]), "#d62728"),
          Series("retries (attempt > 1)", _epoch([(t, x.retries) for t, x in hours]), "#ff7f0e"),
          Series("errors", _epoch([(t, x.errors) for t, x in hours]), "#7f7f7f")],
-        y_label="count / hour",
+        y_label="count / hour", min_span=_HOURLY_SPAN,
     ), ""))
     lat = data.latency_hours
     charts.append((line_chart(
@@ -183,7 +186,7 @@ def _hourly_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, s
         [Series("p50", [(x.hour.timestamp(), x.p50) for x in lat if x.hour]),
          Series("p95", [(x.hour.timestamp(), x.p95) for x in lat if x.hour]),
          Series("p99", [(x.hour.timestamp(), x.p99) for x in lat if x.hour])],
-        y_label="ms",
+        y_label="ms", min_span=_HOURLY_SPAN,
     ), ""))  # fmt: skip
     return charts
 

@@ -126,14 +126,20 @@ def line_chart(
     desc: str = "",
     width: int = WIDTH,
     height: int = HEIGHT,
+    min_span: float = 2.0,
 ) -> str:
-    """Lines over a shared x axis with optional horizontal reference lines."""
+    """Lines over a shared x axis with optional horizontal reference lines.
+
+    ``min_span`` widens a too-narrow x axis around its data (one hourly point would
+    otherwise get an axis two seconds wide).
+    """
     xs = [x for s in series for x, _ in s.points]
     if not xs:
         return empty_chart(chart_id, title, "No data in this period.", width)
     x0, x1 = min(xs), max(xs)
-    if x1 == x0:
-        x0, x1 = x0 - 1.0, x1 + 1.0
+    if x1 - x0 < min_span:
+        pad = (min_span - (x1 - x0)) / 2
+        x0, x1 = x0 - pad, x1 + pad
     top = max([y for s in series for _, y in s.points] + [h.value for h in hlines] + [1.0])
     ticks = nice_ticks(top * 1.05)
     y_top = ticks[-1]
