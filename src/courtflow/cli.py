@@ -16,11 +16,11 @@ from courtflow.budget.rates import Rate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
 from courtflow.redact import redact
-from courtflow.resources import DEFAULT_RESOURCES, RESOURCES, ResourceSpec, get_resource
+from courtflow.resources import RESOURCES, ResourceSpec, get_resource
 from courtflow.store.state import Checkpoint
 from courtflow.summary import summarize
 from courtflow.sync import open_pipeline, sync_window
-from courtflow.window import Window, iso, parse_instant
+from courtflow.window import Window, parse_instant
 
 PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
 
@@ -283,7 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["DEFAULT_RESOURCES", "iso", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -154,14 +154,12 @@ def test_records_edited_during_a_sync_are_not_lost(sandbox: RunningSandbox, pg_u
     start = datetime(2024, 1, 20, tzinfo=UTC)
     first = Window(start, start + timedelta(days=3))
     second = Window(first.end, first.end + timedelta(days=3))
-    seen: list[int] = []
     touched: dict[int, datetime] = {}
 
     def edit_between_pages(_spec: object, cp: Checkpoint, _rows: int) -> None:
         engine = make_engine(pg_url)
         with engine.connect() as conn:
             ids = [r[0] for r in conn.execute(text("SELECT id FROM cl_dockets ORDER BY id"))]
-        seen.extend(i for i in ids if i not in seen)
         if cp.pages in (2, 4) and ids:
             # One record already stored moves later inside this window, one past its end.
             inside, beyond = ids[cp.pages], ids[cp.pages + 1]
