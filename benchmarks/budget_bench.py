@@ -9,9 +9,12 @@
     Calls admitted against the most a perfect caller could get (greedy simulation of the
     rates), and 429s, both counted by the server over the run.
 (b) Reservation latency and throughput on PostgreSQL: 16 contenders (4 processes x 4
-    threads) reserving in a loop, on a ledger already holding 5,000 rows in the window,
-    with a rate that never fills (1,000,000/hour); asynchronous commit (the default) and
-    synchronous commit, and one contender alone.
+    threads, and 16 single-threaded processes as Airflow runs tasks) reserving in a
+    loop, on a ledger already holding 5,000 rows in the window, with a rate that never
+    fills (1,000,000/hour); asynchronous commit (the default) and synchronous commit,
+    paced to 1,000/s in all, and one contender alone. The issue's target (p99 under
+    10 ms at over 1,000 reservations/s with 16 contenders) is checked on every
+    16-contender row that runs as fast as it can.
 """
 
 from __future__ import annotations
@@ -239,12 +242,18 @@ def prefill(db_url: str, key: str, rows: int = 5000) -> None:
         conn.execute(text("ANALYZE api_call_ledger"))
 
 
-def reservations(db_url: str, seconds: float) -> list[list[object]]:
+TARGET_P99_MS, TARGET_PER_SECOND = 10.0, 1000.0
+
+
+def reservations(db_url: str, seconds: float) -> tuple[list[list[object]], list[str]]:
+    """The table rows, and the rows that miss the target (empty: the target is met)."""
     rows: list[list[object]] = []
+    missed: list[str] = []
     for label, processes, threads, synchronous, pace in (
-        ("16 contenders, as fast as they can, async commit (default)", 4, 4, False, 0.0),
-        ("16 contenders, as fast as they can, synchronous commit", 4, 4, True, 0.0),
-        ("16 contenders, paced to 1000/s in all, async commit", 4, 4, False, 62.5),
+        ("16 contenders (4x4), as fast as they can, async commit (default)", 4, 4, False, 0.0),
+        ("16 contenders (16x1), as fast as they can, async commit (default)", 16, 1, False, 0.0),
+        ("16 contenders (4x4), as fast as they can, synchronous commit", 4, 4, True, 0.0),
+        ("16 contenders (4x4), paced to 1000/s in all, async commit", 4, 4, False, 62.5),
         ("1 contender, as fast as it can", 1, 1, False, 0.0),
     ):
         key = f"reserve:{processes}x{threads}:{synchronous}:{pace}"
@@ -259,16 +268,20 @@ def reservations(db_url: str, seconds: float) -> list[list[object]]:
             pace=pace,
         )
         _, lat = run_processes(job, processes, seconds)
+        per_second, p99_ms = len(lat) / seconds, percentile(lat, 0.99) * 1000
         rows.append(
             [
                 label,
                 len(lat),
-                f"{len(lat) / seconds:.0f}",
+                f"{per_second:.0f}",
                 f"{percentile(lat, 0.5) * 1000:.2f}",
-                f"{percentile(lat, 0.99) * 1000:.2f}",
+                f"{p99_ms:.2f}",
             ]
         )
-    return rows
+        judged = processes * threads == 16 and not pace
+        if judged and not (p99_ms < TARGET_P99_MS and per_second > TARGET_PER_SECOND):
+            missed.append(label)
+    return rows, missed
 
 
 def main() -> None:
@@ -280,7 +293,7 @@ def main() -> None:
     with scratch_pg("cfbench") as url:
         upgrade(make_engine(url))
         eff = efficiency(url, args.seconds) if args.only != "b" else []
-        lat = reservations(url, args.latency_seconds) if args.only != "a" else []
+        lat, missed = reservations(url, args.latency_seconds) if args.only != "a" else ([], [])
     if eff:
         print(f"\n(a) sandbox throttling {RATES}; budget margin {MARGIN}s")
         headers = ["design", "workers", "seconds", "admitted", "best possible", "efficiency"]
@@ -288,6 +301,8 @@ def main() -> None:
     if lat:
         print("\n(b) reservations on PostgreSQL, 5,000 rows in the window, rate 1000000/hour")
         print(table(["contenders", "reservations", "per second", "p50 ms", "p99 ms"], lat))
+        target = f"p99 < {TARGET_P99_MS:g} ms at > {TARGET_PER_SECOND:,.0f}/s, 16 contenders"
+        print(f"target ({target}): " + (f"missed by {missed}" if missed else "met"))
 
 
 if __name__ == "__main__":
