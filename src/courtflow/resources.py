@@ -115,6 +115,9 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("description", "text"),
             ),
         ),
+        # API.md lists no cursor orderings for people/, but the server's PersonViewSet
+        # (cl/people_db/api_views.py) takes date_modified as a cursor ordering and its
+        # PersonFilter the date_modified range lookups, like the dockets.
         ResourceSpec(
             name="people",
             path="people/",
