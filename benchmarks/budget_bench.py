@@ -13,19 +13,20 @@
     loop, on a ledger already holding 5,000 rows in the window, with a rate that never
     fills (1,000,000/hour); asynchronous commit (the default) and synchronous commit,
     paced to 1,000/s in all, and one contender alone. The issue's target (p99 under
-    10 ms at over 1,000 reservations/s with 16 contenders) is checked on every
-    16-contender row that runs as fast as it can.
+    10 ms at over 1,000 reservations/s with 16 contenders) is checked on the
+    16-contender rows that run as fast as they can with the default (async) commit.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -40,16 +41,13 @@ from courtflow.budget.tables import api_call_ledger
 from courtflow.budget.waits import max_admissible
 from courtflow.client.gate import CallReport
 from courtflow.sandbox import DEMO_TOKEN, SandboxConfig, start_sandbox
+from courtflow.sandbox.lockstep import DeadlineReached, Lockstep, run_in_lockstep
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
 
 RATES = "20/2s,150/20s"
 MARGIN = 0.08
 PROCESSES, THREADS = 3, 4
-
-
-class _Stop(Exception):
-    """The run's deadline falls inside the next wait."""
 
 
 @dataclass(frozen=True)
@@ -64,20 +62,11 @@ class Job:
     pace: float = 0.0  # reservations per second per caller; 0: as fast as it can
 
 
-def _deadline_sleep(deadline: Any) -> Callable[[float], None]:
-    def sleep(seconds: float) -> None:
-        if time.time() + seconds >= deadline.value:
-            raise _Stop
-        time.sleep(seconds)
-
-    return sleep
-
-
-def _courtflow_caller(budget: Budget, client: httpx.Client, url: str, deadline: Any) -> None:
-    while time.time() < deadline.value:
+def _courtflow_caller(budget: Budget, client: httpx.Client, url: str, run: Lockstep) -> None:
+    while not run.over():
         try:
             ticket = budget.reserve("dockets/")
-        except _Stop:
+        except DeadlineReached:
             return
         started = time.perf_counter()
         answer = client.get(f"{url}/dockets/", params={"order_by": "date_modified"})
@@ -90,23 +79,23 @@ def _courtflow_caller(budget: Budget, client: httpx.Client, url: str, deadline: 
 
 
 def _reference_caller(
-    pipeline: ReferencePipeline, client: httpx.Client, url: str, deadline: Any
+    pipeline: ReferencePipeline, client: httpx.Client, url: str, run: Lockstep
 ) -> None:
     try:
-        while time.time() < deadline.value and pipeline.run_task(
-            client, f"{url}/dockets/", deadline.value
-        ):
+        while not run.over() and pipeline.run_task(client, f"{url}/dockets/", run.deadline):
             pass
-    except _Stop:
+    except DeadlineReached:
         return
 
 
 def _reserve_caller(
-    budget: Budget, deadline: Any, out: list[float], lock: threading.Lock, pace: float
+    budget: Budget, run: Lockstep, out: list[float], lock: threading.Lock, pace: float
 ) -> None:
     mine: list[float] = []
-    due = time.perf_counter()
-    while time.time() < deadline.value:
+    # A random phase per caller: released together, paced callers would otherwise
+    # arrive in bursts of 16 at the same instants for the whole run.
+    due = time.perf_counter() + (random.uniform(0.0, 1.0 / pace) if pace else 0.0)
+    while not run.over():
         if pace:  # open loop: the next reservation is due at a fixed schedule
             due += 1.0 / pace
             time.sleep(max(0.0, due - time.perf_counter()))
@@ -117,12 +106,12 @@ def _reserve_caller(
         out.extend(mine)
 
 
-def worker(job: Job, ready: Any, go: Any, deadline: Any, results: Any) -> None:
-    """One OS process of ``job.threads`` callers; puts its latencies (reserve jobs)."""
+def worker(job: Job, run: Lockstep) -> list[float]:
+    """One OS process of ``job.threads`` callers; returns its latencies (reserve jobs)."""
     engine = make_engine(job.db_url)
     headers = {"Authorization": f"Token {DEMO_TOKEN}"}
     clients = [httpx.Client(headers=headers, timeout=30.0) for _ in range(job.threads)]
-    sleep = _deadline_sleep(deadline)
+    sleep = run.sleep  # a wait past the deadline ends the caller
     latencies: list[float] = []
     lock = threading.Lock()
     targets: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
@@ -138,12 +127,12 @@ def worker(job: Job, ready: Any, go: Any, deadline: Any, results: Any) -> None:
                 max_sleep=120.0,
                 sleep=sleep,
             )
-            targets.append((_courtflow_caller, (budget, client, job.sandbox_url, deadline)))
+            targets.append((_courtflow_caller, (budget, client, job.sandbox_url, run)))
         elif job.kind == "reference":
             longest = max(parse_rates(job.rates), key=lambda r: r.period)
             config = ReferenceConfig.scaled(longest.period, longest.limit, job.key)
             pipeline = ReferencePipeline(engine, config, sleep=sleep)
-            targets.append((_reference_caller, (pipeline, client, job.sandbox_url, deadline)))
+            targets.append((_reference_caller, (pipeline, client, job.sandbox_url, run)))
         else:
             budget = Budget(
                 engine,
@@ -153,42 +142,18 @@ def worker(job: Job, ready: Any, go: Any, deadline: Any, results: Any) -> None:
                 synchronous=job.synchronous,
             )
             budget.next_available()  # warm the connection pool
-            targets.append((_reserve_caller, (budget, deadline, latencies, lock, job.pace)))
-    ready.put(1)
-    go.wait(120)
-    threads = [threading.Thread(target=fn, args=args) for fn, args in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+            targets.append((_reserve_caller, (budget, run, latencies, lock, job.pace)))
+    run.run_threads([partial(fn, *args) for fn, args in targets])
     for client in clients:
         client.close()
     engine.dispose()
-    results.put(latencies)
+    return latencies
 
 
 def run_processes(job: Job, processes: int, seconds: float) -> tuple[float, list[float]]:
-    """Start the processes, release them together; returns the start time and latencies."""
-    ctx = multiprocessing.get_context("spawn")
-    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    deadline = ctx.Value("d", 0.0)
-    procs = [
-        ctx.Process(target=worker, args=(job, ready, go, deadline, results))
-        for _ in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    start = time.time()
-    deadline.value = start + seconds
-    go.set()
-    latencies: list[float] = []
-    for _ in procs:
-        latencies.extend(results.get(timeout=seconds + 120))
-    for p in procs:
-        p.join(timeout=30)
-    return start, latencies
+    """The start time and every caller's latencies."""
+    start, results = run_in_lockstep(worker, job, processes, seconds)
+    return start, [x for latencies in results for x in latencies]
 
 
 def efficiency(db_url: str, seconds: float) -> list[list[object]]:
@@ -278,7 +243,7 @@ def reservations(db_url: str, seconds: float) -> tuple[list[list[object]], list[
                 f"{p99_ms:.2f}",
             ]
         )
-        judged = processes * threads == 16 and not pace
+        judged = processes * threads == 16 and not pace and not synchronous
         if judged and not (p99_ms < TARGET_P99_MS and per_second > TARGET_PER_SECOND):
             missed.append(label)
     return rows, missed

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import httpx
 
@@ -18,11 +18,8 @@ from courtflow.budget.rates import parse_rates
 from courtflow.client.gate import CallReport
 from courtflow.client.usage import parse_api_usage
 from courtflow.sandbox import DEMO_TOKEN
+from courtflow.sandbox.lockstep import DeadlineReached, Lockstep
 from courtflow.store.engine import make_engine
-
-
-class _Done(Exception):
-    """The run is over: the next slot opens after the deadline."""
 
 
 @dataclass(frozen=True)
@@ -36,22 +33,16 @@ class LoadSpec:
     reconcile_on_429: bool
 
 
-def worker(spec: LoadSpec, ready: Any, go: Any, deadline: Any, results: Any) -> None:
-    """One OS process: ``spec.threads`` callers sharing one Budget; puts its counts."""
+def worker(spec: LoadSpec, lockstep: Lockstep) -> dict[str, int]:
+    """One OS process: ``spec.threads`` callers sharing one Budget; returns its counts."""
     engine = make_engine(spec.db_url)
-
-    def sleep(seconds: float) -> None:
-        if time.time() + seconds >= deadline.value:
-            raise _Done
-        time.sleep(seconds)
-
     budget = Budget(
         engine,
         spec.key,
         parse_rates(spec.rates),
         safety_margin=spec.margin,
         max_sleep=120.0,
-        sleep=sleep,
+        sleep=lockstep.sleep,  # a wait past the deadline ends the caller
     )
     counts: Counter[str] = Counter()
     lock = threading.Lock()
@@ -71,10 +62,10 @@ def worker(spec: LoadSpec, ready: Any, go: Any, deadline: Any, results: Any) -> 
                 counts["external_rows"] += added
 
     def caller(client: httpx.Client) -> None:
-        while time.time() < deadline.value:
+        while not lockstep.over():
             try:
                 ticket = budget.reserve("dockets/")
-            except _Done:
+            except DeadlineReached:
                 return
             started = time.perf_counter()
             try:
@@ -106,14 +97,8 @@ def worker(spec: LoadSpec, ready: Any, go: Any, deadline: Any, results: Any) -> 
     for client in clients:
         client.get(f"{spec.sandbox_url}/api-usage/")
     budget.next_available()
-    ready.put(1)
-    go.wait(120)
-    threads = [threading.Thread(target=caller, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    lockstep.run_threads([partial(caller, c) for c in clients])
     for client in clients:
         client.close()
     engine.dispose()
-    results.put(dict(counts))
+    return dict(counts)

@@ -8,9 +8,7 @@ a perfect caller could get through in the same time (a greedy simulation of the 
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -23,6 +21,7 @@ from courtflow.budget.rates import parse_rates
 from courtflow.budget.tables import api_call_ledger
 from courtflow.budget.waits import max_admissible
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
+from courtflow.sandbox.lockstep import run_in_lockstep
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
 
@@ -47,30 +46,10 @@ def run_load(
     """Run the callers for ``seconds``; returns the budget key, the start time and counts."""
     key = f"load:{uuid.uuid4().hex[:10]}"
     spec = LoadSpec(db_url, key, rates, MARGIN, sandbox.url, threads, reconcile_on_429)
-    ctx = multiprocessing.get_context("spawn")
-    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    deadline = ctx.Value("d", 0.0)
-    procs = [
-        ctx.Process(target=worker, args=(spec, ready, go, deadline, results))
-        for _ in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            ready.get(timeout=90)  # every process has imported and connected
-        start = time.time()
-        deadline.value = start + seconds
-        go.set()
-        totals: Counter[str] = Counter()
-        for _ in procs:
-            totals.update(results.get(timeout=seconds + 60))
-    finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-    assert all(p.exitcode == 0 for p in procs)
+    start, results = run_in_lockstep(worker, spec, processes, seconds, ready_timeout=90)
+    totals: Counter[str] = Counter()
+    for counts in results:
+        totals.update(counts)
     return key, start, dict(totals)
 
 
