@@ -9,9 +9,10 @@ Decision on maintained limiters (benchmarks/eval_limiters.py, PostgreSQL 15, 2 c
 our own ledger, because pyrate-limiter 4.5.1's ``PostgresBucket`` failed on:
 
 - Contention: ``LOCK TABLE … NOWAIT`` refuses a caller whenever another holds the lock.
-  16 contenders on a rate that never fills: 92% of non-blocking acquires refused
-  (4,653 vs 380 admitted in 5 s); blocking acquires retry after ``buffer_ms``: no
-  refusal, but 256 admitted/s with p99 685 ms (courtflow: ~1,800/s, p99 ~28 ms).
+  16 contenders on a rate that never fills: 93% of non-blocking acquires refused
+  (25,423 vs 1,838 admitted in 5 s); blocking acquires retry after ``buffer_ms``: no
+  refusal, but 670 admitted/s with p99 341 ms (courtflow on the same machine,
+  benchmarks/budget_bench.py: ~5,800/s, p99 ~8 ms).
 - Time zones: ``item_timestamp`` is ``TIMESTAMP`` without zone, filled via
   ``TO_TIMESTAMP`` in the session's ``TimeZone``. A 5/min bucket used by a
   ``America/Los_Angeles`` session then a UTC session admitted 10 calls; the other way
