@@ -1,4 +1,4 @@
-"""Shared by the budget benchmarks: a scratch PostgreSQL database and percentile helpers."""
+"""Shared by the benchmarks: a scratch PostgreSQL database, percentiles and tables."""
 
 from __future__ import annotations
 
@@ -26,12 +26,10 @@ def scratch_pg(prefix: str = "cfbudget") -> Iterator[str]:
         yield url
     finally:
         from courtflow.budget.budget import dispose_reserving_engine
-        from courtflow.store import engine as engine_mod
+        from courtflow.store.engine import dispose_engine
 
         dispose_reserving_engine(url)
-        cached = engine_mod._ENGINES.pop(url, None)
-        if cached is not None:
-            cached.dispose()
+        dispose_engine(url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

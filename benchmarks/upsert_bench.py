@@ -24,17 +24,17 @@ import argparse
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
+from benchmarks.budget_support import scratch_pg
 from courtflow.resources import RESOURCES
 from courtflow.store.convert import convert_record, to_row
 from courtflow.store.engine import make_engine
@@ -42,7 +42,6 @@ from courtflow.store.migrate import upgrade
 from courtflow.store.tables import resource_table
 from courtflow.store.upsert import Method, upsert_rows
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SPEC = RESOURCES["dockets"]
 TABLE = resource_table(SPEC)
 PACIFIC = timezone(timedelta(hours=-8))
@@ -207,16 +206,8 @@ def bench_database() -> Iterator[str]:
     if given:
         yield given
         return
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"courtflow_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_pg("courtflow_bench") as url:
+        yield url
 
 
 def measure(engine: Engine, url: str, args: argparse.Namespace) -> list[Result]:

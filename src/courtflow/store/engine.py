@@ -58,3 +58,10 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
             ) from None
     _ENGINES[url] = engine
     return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close and forget the cached engine of ``url`` (before dropping its database)."""
+    cached = _ENGINES.pop(url, None)
+    if cached is not None:
+        cached.dispose()

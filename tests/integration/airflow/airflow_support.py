@@ -12,19 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from pg_support import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-PG_ADMIN_URL = os.environ.get(
-    "COURTFLOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def airflow_env(home: Path, dags: Path, extra: Mapping[str, str] | None = None,
@@ -73,31 +69,16 @@ def new_airflow_home(template: Path, where: Path) -> Path:
 
 
 class PgDatabases:
-    """Fresh PostgreSQL databases on 127.0.0.1, all dropped by :meth:`drop_all`."""
+    """Fresh PostgreSQL databases on the test server, all dropped by :meth:`drop_all`."""
 
     def __init__(self) -> None:
-        self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self._names: list[str] = []
+        self._stack = contextlib.ExitStack()
 
     def create(self) -> str:
-        name = f"courtflow_af_{uuid.uuid4().hex[:10]}"
-        with self._admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        self._names.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        return self._stack.enter_context(scratch_database("courtflow_af"))
 
     def drop_all(self) -> None:
-        from courtflow.store import engine as engine_mod
-
-        for url, eng in list(engine_mod._ENGINES.items()):
-            if any(url.endswith("/" + n) for n in self._names):
-                eng.dispose()
-                del engine_mod._ENGINES[url]
-        with self._admin.connect() as conn:
-            for name in self._names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self._names.clear()
-        self._admin.dispose()
+        self._stack.close()
 
 
 class _Receiver(BaseHTTPRequestHandler):

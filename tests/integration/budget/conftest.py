@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from courtflow.store import engine as engine_mod
-from courtflow.store.engine import make_engine
+from courtflow.store.engine import dispose_engine, make_engine
 from courtflow.store.migrate import upgrade
 
 
@@ -27,8 +26,7 @@ def budget_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     try:
         yield engine
     finally:
-        engine_mod._ENGINES.pop(url, None)
-        engine.dispose()
+        dispose_engine(url)
 
 
 @pytest.fixture

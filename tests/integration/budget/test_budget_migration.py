@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from courtflow.budget.tables import BUDGET_TABLES
 from courtflow.store.metadata import metadata
 from courtflow.store.migrate import VERSION_TABLE, current_revision, upgrade
+from pg_support import scratch_database
 
 
 def test_migrated_budget_tables_match_their_definitions(budget_engine: Engine) -> None:
@@ -37,19 +37,12 @@ def test_the_reserve_function_exists_on_postgresql(pg_engine: Engine) -> None:
 
 @pytest.fixture
 def scratch_pg(pg_url: str) -> Iterator[Engine]:
-    base = make_url(pg_url)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"courtflow_budget_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(base.set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("courtflow_budget", pg_url) as url:
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_downgrade_to_the_store_removes_the_budget_and_upgrade_restores_it(

@@ -10,39 +10,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from observe_ledger import LedgerDb, build_all
-from sqlalchemy import create_engine, text
 
-from courtflow.store import engine as engine_mod
-from courtflow.store.engine import make_engine
-
-
-def _drop_cached(url: str) -> None:
-    cached = engine_mod._ENGINES.pop(url, None)
-    if cached is not None:
-        cached.dispose()
+from courtflow.store.engine import dispose_engine, make_engine
+from pg_support import scratch_database
 
 
 @pytest.fixture(scope="session")
 def observe_pg_url(pg_url: str) -> Iterator[str]:
     """A database of our own next to the session's ``pg_url`` database."""
-    server = pg_url.rsplit("/", 1)[0]
-    name = f"courtflow_observe_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{server}/{name}"
-    try:
+    with scratch_database("courtflow_observe", pg_url) as url:
         yield url
-    finally:
-        _drop_cached(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +37,7 @@ def sqlite_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerDb
     url = f"sqlite:///{tmp_path_factory.mktemp('observe') / 'ledger.sqlite'}"
     engine = make_engine(url)
     yield engine, build_all(engine)
-    _drop_cached(url)
+    dispose_engine(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

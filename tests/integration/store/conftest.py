@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
-from courtflow.store import engine as engine_mod
-from courtflow.store.engine import make_engine
+from courtflow.store.engine import dispose_engine, make_engine
 from courtflow.store.migrate import upgrade
-
-
-def _forget_engine(url: str) -> None:
-    cached = engine_mod._ENGINES.pop(url, None)
-    if cached is not None:
-        cached.dispose()
+from pg_support import scratch_database
 
 
 @pytest.fixture
 def fresh_pg_url(pg_url: str) -> Iterator[str]:
     """An empty PostgreSQL database of its own, on the server of the session's ``pg_url``."""
-    base = make_url(pg_url)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"courtflow_store_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database("courtflow_store", pg_url) as url:
         yield url
-    finally:
-        _forget_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -48,7 +30,7 @@ def empty_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
         try:
             yield url
         finally:
-            _forget_engine(url)
+            dispose_engine(url)
 
 
 @pytest.fixture

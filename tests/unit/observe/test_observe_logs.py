@@ -5,10 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from courtflow.observe.logs import (
     JsonFormatter,
@@ -21,33 +18,19 @@ from courtflow.redact import Secret
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
 
-@pytest.fixture
-def capture() -> Iterator[io.StringIO]:
-    """A JSON handler on the root logger writing to a buffer, removed afterwards."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    level = root.level
-    handler = configure_json_logging("DEBUG", stream)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def test_a_record_becomes_one_json_line_with_core_fields_and_every_extra(
-    capture: io.StringIO,
+    json_logs: io.StringIO,
 ) -> None:
     logging.getLogger("courtflow.client").info(
         "GET %s -> %d", "dockets/", 200,
         extra={"event": "api_call", "endpoint": "dockets/", "status_code": 200,
                "duration_ms": 12.5, "attempt": 1, "bytes": 2048, "outcome": "ok"},
     )  # fmt: skip
-    (line,) = lines(capture)
+    (line,) = lines(json_logs)
     assert line["level"] == "info"
     assert line["logger"] == "courtflow.client"
     assert line["message"] == "GET dockets/ -> 200"
@@ -62,37 +45,37 @@ def test_a_record_becomes_one_json_line_with_core_fields_and_every_extra(
     assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
 
 
-def test_non_json_values_in_extras_are_rendered_not_fatal(capture: io.StringIO) -> None:
+def test_non_json_values_in_extras_are_rendered_not_fatal(json_logs: io.StringIO) -> None:
     when = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     logging.getLogger("courtflow.sync").info(
         "page", extra={"window": (when, when), "when": when, "obj": object(), "tags": {"a"}}
     )
-    (line,) = lines(capture)
+    (line,) = lines(json_logs)
     assert line["window"] == [when.isoformat(), when.isoformat()]
     assert line["when"] == "2024-05-01T12:00:00+00:00"
     assert str(line["obj"]).startswith("<object object")
     assert line["tags"] == ["a"]
 
 
-def test_extras_named_like_core_fields_are_kept_under_another_name(capture: io.StringIO) -> None:
+def test_extras_named_like_core_fields_are_kept_under_another_name(json_logs: io.StringIO) -> None:
     logging.getLogger("courtflow.x").warning("m", extra={"level": "custom", "logger": "other"})
-    (line,) = lines(capture)
+    (line,) = lines(json_logs)
     assert line["level"] == "warning" and line["extra_level"] == "custom"
     assert line["logger"] == "courtflow.x" and line["extra_logger"] == "other"
 
 
-def test_exceptions_are_included_as_text(capture: io.StringIO) -> None:
+def test_exceptions_are_included_as_text(json_logs: io.StringIO) -> None:
     try:
         raise ValueError("bad page")
     except ValueError:
         logging.getLogger("courtflow.sync").exception("page failed")
-    (line,) = lines(capture)
+    (line,) = lines(json_logs)
     assert line["level"] == "error"
     assert "ValueError: bad page" in str(line["exception"])
 
 
 def test_log_context_adds_run_and_task_ids_to_every_record_and_nests(
-    capture: io.StringIO,
+    json_logs: io.StringIO,
 ) -> None:
     log = logging.getLogger("courtflow.sync")
     with log_context(run_id="manual__1", task_id="sync_dockets"):
@@ -102,7 +85,7 @@ def test_log_context_adds_run_and_task_ids_to_every_record_and_nests(
             log.info("inner")
         log.info("outer again", extra={"run_id": "explicit"})
     log.info("outside")
-    outer, inner, again, outside = lines(capture)
+    outer, inner, again, outside = lines(json_logs)
     assert (outer["run_id"], outer["task_id"]) == ("manual__1", "sync_dockets")
     assert (inner["run_id"], inner["task_id"], inner["window"]) == (
         "manual__1", "sync_clusters", "2024-05-01")  # fmt: skip
@@ -111,7 +94,7 @@ def test_log_context_adds_run_and_task_ids_to_every_record_and_nests(
 
 
 def test_a_token_in_message_extras_nested_values_and_traceback_never_appears(
-    capture: io.StringIO,
+    json_logs: io.StringIO,
 ) -> None:
     log = logging.getLogger("courtflow.client")
     log.info("auth header Token %s sent", TOKEN, extra={
@@ -122,10 +105,10 @@ def test_a_token_in_message_extras_nested_values_and_traceback_never_appears(
         raise RuntimeError(f"failed with {TOKEN}")
     except RuntimeError:
         log.exception('quoted "%s"', TOKEN)
-    text = capture.getvalue()
+    text = json_logs.getvalue()
     assert TOKEN not in text
     assert TOKEN[:20] not in text
-    first, second = lines(capture)  # still valid JSON after redaction
+    first, second = lines(json_logs)  # still valid JSON after redaction
     assert first["message"] == "auth header Token *** sent"
     assert first["headers"] == {"Authorization": "Token ***"}
     assert first["secret"] == "***"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +14,6 @@ import pytest
 from courtflow.client.gate import CallReport, PassThroughGate, Ticket
 from courtflow.errors import BudgetExhaustedError
 from courtflow.observe import metrics as m
-from courtflow.observe.logs import configure_json_logging
 from courtflow.observe.metrics import (
     MemorySink,
     ObservedGate,
@@ -74,19 +71,6 @@ class RecordingGate(PassThroughGate):
 
     def throttled(self, retry_after: float) -> None:
         self.blocks.append(retry_after)
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    root = logging.getLogger()
-    level = root.level
-    handler = configure_json_logging("DEBUG", stream)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def make_gate(
