@@ -15,8 +15,10 @@ from courtflow.budget.budget import WindowUsage
 from courtflow.budget.rates import Rate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
+from courtflow.filters import parse_filter_items
 from courtflow.redact import redact
 from courtflow.resources import RESOURCES, ResourceSpec, get_resource
+from courtflow.scope import Scope
 from courtflow.store.state import Checkpoint
 from courtflow.summary import summarize
 from courtflow.sync import open_pipeline, sync_window
@@ -31,12 +33,18 @@ def _window(args: argparse.Namespace) -> Window:
     return Window(since, until)
 
 
+def _scope(args: argparse.Namespace) -> tuple[ResourceSpec, Scope]:
+    """The resource and its scope; bad filters are refused here, before any call."""
+    spec = get_resource(args.resource)
+    return spec, Scope.of(spec, parse_filter_items(args.filter or ()))
+
+
 def _split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    spec = get_resource(args.resource)
+    spec, scope = _scope(args)
     window = _window(args)
     run_id = args.run_id or f"cli__{uuid.uuid4().hex[:12]}"
     with open_pipeline(settings, run_id=run_id, task_id=f"sync.{spec.name}") as p:
@@ -48,10 +56,11 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             run_id=run_id,
             fields=_split_csv(args.fields),
             omit=_split_csv(args.omit),
+            scope=scope,
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
     print(
-        f"synced {spec.name} {window}: {result.pages} pages, {result.rows} rows, "
+        f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
         f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
         f"{' (already complete)' if result.skipped else ''}",
         file=sys.stderr,
@@ -62,7 +71,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    spec = get_resource(args.resource)
+    spec, scope = _scope(args)
     window = _window(args)
     windows = list(window.split(timedelta(hours=args.step_hours))) if spec.incremental else [window]
     run_id = args.run_id or f"backfill__{uuid.uuid4().hex[:12]}"
@@ -74,7 +83,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             progress.show(p.budget.rates, p.budget.usage())
 
         for sub in windows:
-            result = sync_window(p.engine, p.client, spec, sub, run_id=run_id, on_page=on_page)
+            result = sync_window(
+                p.engine, p.client, spec, sub, run_id=run_id, on_page=on_page, scope=scope
+            )
             progress.window_done(result.calls, result.skipped)
             progress.show(p.budget.rates, p.budget.usage())
         print(file=sys.stderr)
@@ -134,16 +145,22 @@ class BackfillProgress:
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    spec = get_resource(args.resource)
+    spec, scope = _scope(args)
     window = _window(args)
     run_id = f"plan__{uuid.uuid4().hex[:12]}"
     with open_pipeline(settings, run_id=run_id, task_id="plan") as p:
-        count = p.client.count(spec, since=window.start, until=window.end)
+        # A whole-refresh resource ignores the window, as `sync` does.
+        count = p.client.count(
+            spec,
+            since=window.start if spec.incremental else None,
+            until=window.end if spec.incremental else None,
+            filters=scope.params(),
+        )
         pages = max(1, math.ceil(count / PAGE_SIZE))
         rates = p.budget.rates
     # The slowest window decides how long the budget needs to serve the pages.
     hours = max(r.period * pages / r.limit for r in rates) / 3600 if rates else float("nan")
-    print(f"{spec.name} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")
+    print(f"{scope.label} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")
     print("  (the count itself cost 1 call; retries would add more)")
     print(f"  at {', '.join(r.text for r in rates)}: about {hours:.2f} h of budget")
     return 0
@@ -218,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resource", required=True, choices=sorted(RESOURCES))
         p.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no zone)")
         p.add_argument("--until", help="window end (exclusive); default now")
+        p.add_argument(
+            "--filter",
+            action="append",
+            metavar="NAME=VALUE",
+            help="server-side filter of the scope, repeatable (e.g. court=scotus, "
+            "date_filed__gte=2020-01-01); checked before any call",
+        )
 
     p = sub.add_parser("sync", help="sync one window of one resource")
     windowed(p)

@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from courtflow.errors import ConfigError
+from courtflow.filters import (
+    TEXT_LOOKUPS,
+    FilterField,
+    fbool,
+    fdate,
+    fint,
+    ftext,
+)
 
 ColumnType = Literal["text", "int", "bool", "date", "datetime"]
 Pagination = Literal["cursor", "page"]
@@ -39,6 +47,8 @@ class ResourceSpec:
     # Heavy fields left out by default (same quota cost, much smaller payload).
     default_omit: tuple[str, ...] = ()
     incremental: bool = True  # supports date_modified__gte/__lt windows
+    # Server-side filters a scope may use (the viewset's filterset_class).
+    filters: tuple[FilterField, ...] = ()
 
 
 def _cols(*items: tuple[str, ColumnType] | tuple[str, ColumnType, str]) -> tuple[ColumnSpec, ...]:
@@ -75,6 +85,11 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("date_filed", "date"), ("date_terminated", "date"), ("source", "int"),
                 ("pacer_case_id", "text"),
             ),
+            filters=(
+                ftext("court", ("exact", "in")), ftext("docket_number", TEXT_LOOKUPS),
+                ftext("nature_of_suit", TEXT_LOOKUPS), fdate("date_filed"), fint("id"),
+                fint("source", ("exact", "in")),
+            ),
         ),
         ResourceSpec(
             name="clusters",
@@ -84,6 +99,11 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("docket_id", "int"), ("case_name", "text"), ("date_filed", "date"),
                 ("precedential_status", "text"), ("citation_count", "int"),
                 ("judges", "text"),
+            ),
+            filters=(
+                fint("id"), fint("docket"), ftext("docket__court", ("exact", "in")),
+                fdate("date_filed"), ftext("precedential_status", ("exact", "in")),
+                fint("citation_count"),
             ),
         ),
         ResourceSpec(
@@ -95,6 +115,11 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("per_curiam", "bool"), ("sha1", "text"), ("download_url", "text"),
             ),
             default_omit=("html", "html_lawbox", "html_columbia", "html_anon_2020", "xml_harvard"),
+            filters=(
+                fint("id"), fint("cluster"), ftext("cluster__docket__court", ("exact", "in")),
+                fdate("cluster__date_filed"), ftext("type", ("exact", "in")), fint("author"),
+                fbool("per_curiam"),
+            ),
         ),
         ResourceSpec(
             name="docket-entries",

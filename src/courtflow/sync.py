@@ -24,6 +24,7 @@ from courtflow.client import CourtListenerClient
 from courtflow.client.gate import CallGate
 from courtflow.config import Settings
 from courtflow.resources import ResourceSpec
+from courtflow.scope import Scope
 from courtflow.store import (
     Checkpoint,
     advance_watermark,
@@ -50,10 +51,12 @@ class SyncResult:
     resumed: bool
     skipped: bool  # the window was already complete: nothing fetched
     seconds: float
+    scope: str = ""  # the scope's key ("" for the whole resource)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "resource": self.resource,
+            "scope": self.scope,
             "window": str(self.window),
             "pages": self.pages,
             "rows": self.rows,
@@ -77,19 +80,33 @@ def sync_window(
     fields: Sequence[str] | None = None,
     omit: Sequence[str] | None = None,
     on_page: PageListener | None = None,
+    scope: Scope | None = None,
 ) -> SyncResult:
-    """Sync ``window`` of ``spec`` into its table, resuming from a saved checkpoint."""
+    """Sync ``window`` of ``spec`` (or of its ``scope``) into its table, resuming from a
+    saved checkpoint of that scope."""
+    if scope is None:
+        scope = Scope(spec.name)
+    if scope.resource != spec.name:
+        raise ValueError(f"scope {scope.label} is not a scope of {spec.name}")
+    key = scope.key
     started = time.monotonic()
     with engine.begin() as conn:
-        checkpoint = get_checkpoint(conn, spec.name, window.start, window.end)
+        checkpoint = get_checkpoint(conn, spec.name, window.start, window.end, key)
     if checkpoint is not None and checkpoint.done:
         log.info(
             "window already complete; nothing to fetch",
-            extra={"event": "window_skipped", "resource": spec.name, "window": str(window)},
+            extra={
+                "event": "window_skipped",
+                "resource": spec.name,
+                "scope": key,
+                "window": str(window),
+            },
         )
-        return SyncResult(spec.name, window, 0, 0, 0, False, True, time.monotonic() - started)
+        return SyncResult(
+            spec.name, window, 0, 0, 0, False, True, time.monotonic() - started, key
+        )
     if checkpoint is None:
-        checkpoint = Checkpoint(spec.name, window.start, window.end, None, 0, 0, 0, False)
+        checkpoint = Checkpoint(spec.name, window.start, window.end, scope=key)
     resumed = checkpoint.next_url is not None
     pages = rows = calls = 0
     for page in client.iter_pages(
@@ -99,6 +116,7 @@ def sync_window(
         resume_url=checkpoint.next_url,
         fields=fields,
         omit=omit,
+        filters=scope.params(),
     ):
         done = page.next_url is None
         with engine.begin() as conn:
@@ -112,16 +130,18 @@ def sync_window(
                 rows=checkpoint.rows + written,
                 calls=checkpoint.calls + page.attempts,
                 done=done,
+                scope=key,
             )
             save_checkpoint(conn, checkpoint, run_id)
             if done:
-                advance_watermark(conn, spec.name, window.end, run_id)
+                advance_watermark(conn, spec.name, window.end, run_id, key)
         pages, rows, calls = pages + 1, rows + written, calls + page.attempts
         log.info(
             "page stored",
             extra={
                 "event": "page",
                 "resource": spec.name,
+                "scope": key,
                 "window": str(window),
                 "page": checkpoint.pages,
                 "rows": written,
@@ -132,7 +152,7 @@ def sync_window(
         if on_page is not None:
             on_page(spec, checkpoint, written)
     return SyncResult(
-        spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started
+        spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key
     )
 
 

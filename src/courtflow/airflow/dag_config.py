@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from courtflow.errors import ConfigError
 from courtflow.resources import DEFAULT_RESOURCES, get_resource
+from courtflow.scope import Scope
 from courtflow.window import parse_instant
 
 API_POOL = "courtlistener_api_pool"
@@ -76,16 +77,20 @@ def _check_keys(data: Mapping[str, Any], cls: type, what: str) -> None:
 
 @dataclass(frozen=True)
 class ResourceConfig:
-    """One resource of the DAG: which fields to ask for, which to leave out."""
+    """One resource (or scope of one) in the DAG: its filters and fields."""
 
     name: str
     fields: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     max_sleep: float | None = None  # overrides the DAG's for this resource
+    # Server-side filters of the scope (courtflow.filters), checked at DAG import.
+    filters: tuple[tuple[str, str], ...] = ()
+    # Task group id; needed when one resource appears twice with different filters.
+    id: str | None = None
 
     @property
     def group_id(self) -> str:
-        return self.name.replace("-", "_")
+        return self.id or self.name.replace("-", "_")
 
     @classmethod
     def from_value(cls, value: str | Mapping[str, Any] | ResourceConfig) -> ResourceConfig:
@@ -95,10 +100,18 @@ class ResourceConfig:
             value = {"name": value}
         _check_keys(value, cls, f"resource {value.get('name')!r}")
         name = str(value.get("name", "")).strip()
-        get_resource(name)  # ConfigError naming the known resources
+        spec = get_resource(name)  # ConfigError naming the known resources
         max_sleep = value.get("max_sleep")
+        filters = value.get("filters") or {}
+        if not isinstance(filters, Mapping):
+            raise ConfigError(f"{name}.filters: expected a mapping of filter to value")
+        group = value.get("id")
+        if group is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(group)):
+            raise ConfigError(f"{name}.id {group!r}: use letters, digits and '_'")
         return cls(
             name=name,
+            filters=Scope.of(spec, filters).filters,
+            id=None if group is None else str(group),
             fields=_strings(value.get("fields"), name=f"{name}.fields"),
             omit=_strings(value.get("omit"), name=f"{name}.omit"),
             max_sleep=None if max_sleep is None else float(max_sleep),
@@ -172,9 +185,12 @@ class PipelineConfig:
             raise ConfigError(f"dag_id {self.dag_id!r}: use letters, digits, '_', '.', '-'")
         if not self.resources:
             raise ConfigError(f"{self.dag_id}: at least one resource is needed")
-        names = [r.name for r in self.resources]
+        names = [r.group_id for r in self.resources]
         if len(set(names)) != len(names):
-            raise ConfigError(f"{self.dag_id}: a resource is listed twice: {names}")
+            raise ConfigError(
+                f"{self.dag_id}: a resource is listed twice: {names} "
+                "(give scopes of one resource distinct 'id's)"
+            )
         if self.schedule is not None and self.schedule <= timedelta(0):
             raise ConfigError(f"{self.dag_id}: schedule must be a positive duration")
         if self.sensor not in _SENSOR_MODES:

@@ -93,6 +93,7 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
             courtlistener_conn_id=cfg.courtlistener_conn_id,
             fields=resource.fields or None,
             omit=resource.omit or None,
+            filters=dict(resource.filters) or None,
             max_sleep=resource.max_sleep if resource.max_sleep is not None else cfg.max_sleep,
             poll_interval=cfg.trigger_poll_interval.total_seconds(),
             min_deferral=cfg.min_deferral.total_seconds(),

@@ -30,6 +30,7 @@ from courtflow.airflow.windows import resolve_window
 from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
 from courtflow.redact import Secret, redact
 from courtflow.resources import ResourceSpec, get_resource
+from courtflow.scope import Scope
 from courtflow.window import Window, parse_instant
 
 # The DAG file imports this module on every parse: the store, the client and the
@@ -97,6 +98,7 @@ class CourtListenerSyncOperator(BaseOperator):
         until: str | None = None,
         fields: Sequence[str] | None = None,
         omit: Sequence[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
         max_sleep: float | None = None,
         default_start: datetime | None = None,
         refresh_every: timedelta = timedelta(days=1),
@@ -105,7 +107,8 @@ class CourtListenerSyncOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        get_resource(resource)  # fail at parse time on a typo, not at run time
+        # Fail at parse time on a typo in the resource or a filter, not at run time.
+        self.filters = dict(Scope.of(get_resource(resource), filters).filters)
         self.resource = resource
         self.courtlistener_conn_id = courtlistener_conn_id
         self.since = since
@@ -134,6 +137,7 @@ class CourtListenerSyncOperator(BaseOperator):
         from courtflow.airflow.metrics import AirflowStatsSink
 
         spec = get_resource(self.resource)
+        scope = Scope.of(spec, self.filters)
         ti = context["ti"]
         run_id = context["run_id"]
         deferrals = int(resume.get("deferrals", 0))
@@ -152,16 +156,16 @@ class CourtListenerSyncOperator(BaseOperator):
                     gate_wrapper=observed(sink), max_sleep=self.max_sleep,
                 ) as pipeline:  # fmt: skip
                     if window is None:
-                        window = self._window_for(context, pipeline, spec)
+                        window = self._window_for(context, pipeline, spec, scope)
                         if window is None:
                             return {"resource": spec.name, "skipped": True, "calls": 0,
                                     "deferrals": deferrals}  # fmt: skip
-                    self.log.info("syncing %s window %s", spec.name, window)
+                    self.log.info("syncing %s window %s", scope.label, window)
                     result = pipeline.sync(
                         spec, window, run_id=run_id, fields=self.fields, omit=self.omit,
-                        on_page=PageRecorder(sink),
+                        on_page=PageRecorder(sink), scope=scope,
                     )  # fmt: skip
-                    self._record_lag(pipeline, spec, sink)
+                    self._record_lag(pipeline, spec, scope, sink)
             except BudgetExhaustedError as exc:
                 self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full")
             except ThrottledError as exc:
@@ -175,13 +179,13 @@ class CourtListenerSyncOperator(BaseOperator):
         return summary
 
     def _window_for(
-        self, context: Context, pipeline: Pipeline, spec: ResourceSpec
+        self, context: Context, pipeline: Pipeline, spec: ResourceSpec, scope: Scope
     ) -> Window | None:
         """This run's window; None when it is empty or a whole-table resource is not due."""
         from courtflow.store import get_watermark
 
         with pipeline.engine.connect() as conn:
-            watermark = get_watermark(conn, spec.name)
+            watermark = get_watermark(conn, spec.name, scope.key)
         window = resolve_window(
             context, watermark=watermark, default_start=self._default_start(context),
             since=self.since, until=self.until,
@@ -196,12 +200,14 @@ class CourtListenerSyncOperator(BaseOperator):
             return None
         return window
 
-    def _record_lag(self, pipeline: Pipeline, spec: ResourceSpec, sink: MetricsSink) -> None:
+    def _record_lag(
+        self, pipeline: Pipeline, spec: ResourceSpec, scope: Scope, sink: MetricsSink
+    ) -> None:
         from courtflow.observe.metrics import record_watermark
         from courtflow.store import get_watermark
 
         with pipeline.engine.connect() as conn:
-            watermark = get_watermark(conn, spec.name)
+            watermark = get_watermark(conn, spec.name, scope.key)
         if watermark is not None:
             record_watermark(sink, spec.name, watermark)
 

@@ -125,11 +125,13 @@ class CourtListenerClient:
         resume_url: str | None = None,
         fields: Sequence[str] | None = None,
         omit: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
     ) -> Iterator[Page]:
         """Pages of ``spec`` modified in ``[since, until)``, following ``next`` exactly.
 
+        ``filters`` are a scope's server-side filters, already checked (courtflow.scope).
         With ``resume_url`` (a ``next`` URL from a checkpoint) the walk starts there and the
-        window/field arguments are ignored: they are already inside the URL.
+        window/field/filter arguments are ignored: they are already inside the URL.
         """
         paginator = paginator_for(spec)
         url: str | None
@@ -139,6 +141,7 @@ class CourtListenerClient:
             params = paginator.first_params(
                 spec, since=since, until=until, fields=fields, omit=omit
             )
+            params.update(filters or {})
             url = join_url(self.base_url, spec.path, params)
         while url is not None:
             payload, fetched, attempts = self._get_json(spec.path, url)
@@ -158,11 +161,17 @@ class CourtListenerClient:
             url = next_url
 
     def count(
-        self, spec: ResourceSpec, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        spec: ResourceSpec,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        filters: Mapping[str, str] | None = None,
     ) -> int:
-        """Rows of ``spec`` in ``[since, until)``; one call (``count=on`` or page one)."""
+        """Rows of ``spec`` (and ``filters``) in ``[since, until)``; one call."""
         paginator = paginator_for(spec)
         params = paginator.first_params(spec, since=since, until=until, fields=None, omit=())
+        params.update(filters or {})
         if spec.pagination == "cursor":
             params["count"] = "on"
             url = join_url(self.base_url, spec.path, params)

@@ -1,4 +1,7 @@
-"""Sync progress: a checkpoint per resource window, a watermark per resource.
+"""Sync progress: a checkpoint per scope window, a watermark per scope.
+
+A scope is a resource plus server-side filters (courtflow.scope); its key is ``""`` for
+the whole resource, so two scopes of one resource keep apart what they have loaded.
 
 A checkpoint holds the cursor of the next page of one window ``[start, end)``; the
 caller commits it in the same transaction as that page's rows, so a killed worker
@@ -34,6 +37,7 @@ class Checkpoint:
     rows: int = 0
     calls: int = 0
     done: bool = False
+    scope: str = ""
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -56,16 +60,18 @@ def _checkpoint(row: Any) -> Checkpoint:
         rows=int(row.rows),
         calls=int(row.calls),
         done=bool(row.done),
+        scope=row.scope,
     )
 
 
 def get_checkpoint(
-    conn: Connection, resource: str, start: datetime, end: datetime
+    conn: Connection, resource: str, start: datetime, end: datetime, scope: str = ""
 ) -> Checkpoint | None:
     t = sync_checkpoints
     row = conn.execute(
         select(t).where(
             t.c.resource == resource,
+            t.c.scope == scope,
             t.c.window_start == _aware(start, "start"),
             t.c.window_end == _aware(end, "end"),
         )
@@ -77,6 +83,7 @@ def save_checkpoint(conn: Connection, checkpoint: Checkpoint, run_id: str | None
     """Insert or replace the checkpoint of its window (inside the caller's transaction)."""
     values = {
         "resource": checkpoint.resource,
+        "scope": checkpoint.scope,
         "window_start": _aware(checkpoint.window_start, "window_start"),
         "window_end": _aware(checkpoint.window_end, "window_end"),
         "next_url": checkpoint.next_url,
@@ -88,7 +95,7 @@ def save_checkpoint(conn: Connection, checkpoint: Checkpoint, run_id: str | None
         "run_id": run_id,
     }
     stmt = _insert(conn)(sync_checkpoints).values(values)
-    keys = ("resource", "window_start", "window_end")
+    keys = ("resource", "scope", "window_start", "window_end")
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={k: stmt.excluded[k] for k in values if k not in keys},
@@ -96,23 +103,29 @@ def save_checkpoint(conn: Connection, checkpoint: Checkpoint, run_id: str | None
     conn.execute(stmt)
 
 
-def list_checkpoints(conn: Connection, resource: str | None = None) -> list[Checkpoint]:
-    """Checkpoints ordered by resource and window, optionally of one resource only."""
+def list_checkpoints(
+    conn: Connection, resource: str | None = None, scope: str | None = None
+) -> list[Checkpoint]:
+    """Checkpoints ordered by resource, scope and window, optionally of one resource/scope."""
     t = sync_checkpoints
-    stmt = select(t).order_by(t.c.resource, t.c.window_start, t.c.window_end)
+    stmt = select(t).order_by(t.c.resource, t.c.scope, t.c.window_start, t.c.window_end)
     if resource is not None:
         stmt = stmt.where(t.c.resource == resource)
+    if scope is not None:
+        stmt = stmt.where(t.c.scope == scope)
     return [_checkpoint(row) for row in conn.execute(stmt)]
 
 
-def get_watermark(conn: Connection, resource: str) -> datetime | None:
+def get_watermark(conn: Connection, resource: str, scope: str = "") -> datetime | None:
     t = sync_watermarks
-    value = conn.execute(select(t.c.watermark).where(t.c.resource == resource)).scalar()
+    value = conn.execute(
+        select(t.c.watermark).where(t.c.resource == resource, t.c.scope == scope)
+    ).scalar()
     return value if isinstance(value, datetime) else None
 
 
 def advance_watermark(
-    conn: Connection, resource: str, end: datetime, run_id: str | None
+    conn: Connection, resource: str, end: datetime, run_id: str | None, scope: str = ""
 ) -> None:
     """Move the watermark to ``end`` if that is later; an earlier ``end`` changes nothing.
 
@@ -121,12 +134,13 @@ def advance_watermark(
     t = sync_watermarks
     stmt = _insert(conn)(t).values(
         resource=resource,
+        scope=scope,
         watermark=_aware(end, "end"),
         updated_at=datetime.now(UTC),
         run_id=run_id,
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=[t.c.resource],
+        index_elements=[t.c.resource, t.c.scope],
         set_={k: stmt.excluded[k] for k in ("watermark", "updated_at", "run_id")},
         where=t.c.watermark < stmt.excluded.watermark,
     )

@@ -1,5 +1,7 @@
 """Tables of the target database: one per resource, plus sync checkpoints and watermarks.
 
+Checkpoints and watermarks are kept per scope (a resource plus its filters).
+
 Resource tables are derived from :data:`courtflow.resources.RESOURCES`; migration
 ``0001_store`` holds a frozen copy of the same shapes, and an integration test checks
 that the migrated database and these definitions agree.
@@ -80,6 +82,8 @@ sync_checkpoints = Table(
     "sync_checkpoints",
     metadata,
     Column("resource", Text(), primary_key=True),
+    # The scope's canonical filters (courtflow.scope.Scope.key); "" is the whole resource.
+    Column("scope", Text(), primary_key=True, server_default=""),
     Column("window_start", UTCDateTime(), primary_key=True),
     Column("window_end", UTCDateTime(), primary_key=True),
     Column("next_url", Text(), nullable=True),
@@ -95,6 +99,7 @@ sync_watermarks = Table(
     "sync_watermarks",
     metadata,
     Column("resource", Text(), primary_key=True),
+    Column("scope", Text(), primary_key=True, server_default=""),
     Column("watermark", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("run_id", Text(), nullable=True),

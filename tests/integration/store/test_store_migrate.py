@@ -114,3 +114,28 @@ def test_concurrent_upgrades_from_two_processes_both_succeed(
     assert current_revision(engine) == head_revision()
     tables = set(inspect(engine).get_table_names())
     assert {spec.table for spec in RESOURCES.values()} <= tables
+
+
+def test_scopes_migration_keeps_existing_load_state_as_the_whole_resource(
+    empty_db_url: str,
+) -> None:
+    import alembic.command
+    from sqlalchemy import text
+
+    from courtflow.store.migrate import alembic_config
+
+    engine = make_engine(empty_db_url)
+    mark = datetime(2025, 1, 6, tzinfo=UTC)
+    with engine.begin() as conn:
+        alembic.command.upgrade(alembic_config(conn), "0002_budget")
+        conn.execute(
+            text(
+                "INSERT INTO sync_watermarks (resource, watermark, updated_at)"
+                " VALUES ('dockets', :m, :m)"
+            ),
+            {"m": mark},
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert get_watermark(conn, "dockets") == mark  # scope "" is the whole resource
+        assert get_watermark(conn, "dockets", "court=scotus") is None

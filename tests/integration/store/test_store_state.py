@@ -119,3 +119,26 @@ def test_watermark_starts_empty_and_only_moves_forward(store: Engine) -> None:
 def test_naive_window_bounds_are_refused(store: Engine) -> None:
     with store.connect() as conn, pytest.raises(ValueError, match="aware"):
         get_checkpoint(conn, "dockets", datetime(2025, 1, 1), END)
+
+
+def test_scopes_of_one_resource_keep_their_own_checkpoints_and_watermarks(
+    store: Engine,
+) -> None:
+    scotus, ca9 = "court=scotus", "court=ca9"
+    with store.begin() as conn:
+        save_checkpoint(
+            conn, Checkpoint("dockets", START, END, "next-s", 1, 20, 1, scope=scotus), "r"
+        )
+        save_checkpoint(conn, Checkpoint("dockets", START, END, None, 2, 30, 2, True, ca9), "r")
+        advance_watermark(conn, "dockets", END, "r", ca9)
+    with store.connect() as conn:
+        s = get_checkpoint(conn, "dockets", START, END, scotus)
+        c = get_checkpoint(conn, "dockets", START, END, ca9)
+        assert s is not None and s.next_url == "next-s" and not s.done and s.scope == scotus
+        assert c is not None and c.done and c.scope == ca9
+        assert get_checkpoint(conn, "dockets", START, END) is None  # the whole resource
+        assert get_watermark(conn, "dockets", ca9) == END
+        assert get_watermark(conn, "dockets", scotus) is None
+        assert get_watermark(conn, "dockets") is None
+        assert [cp.scope for cp in list_checkpoints(conn, "dockets")] == [ca9, scotus]
+        assert [cp.scope for cp in list_checkpoints(conn, "dockets", scope=ca9)] == [ca9]
