@@ -25,6 +25,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from courtflow.client import ties
 from courtflow.client.gate import CallGate, CallReport, Outcome, PassThroughGate, Ticket
 from courtflow.client.paging import Page, paginator_for
 from courtflow.client.retry import REDIRECTS, RetryPolicy, classify, describe_url, should_retry
@@ -135,8 +136,13 @@ class CourtListenerClient:
         """
         paginator = paginator_for(spec)
         url: str | None
+        tied = _tie_field(spec)
         if resume_url is not None:
             url = require_same_origin(resume_url, self.base_url, what="resume_url")
+            if tied is not None and ties.positionless(url):
+                # Saved before courtflow knew the server's tie bug: the server would answer
+                # 404; start the walk again at its first page (idempotent upserts).
+                url = ties.restart(url)
         else:
             params = paginator.first_params(
                 spec, since=since, until=until, fields=fields, omit=omit
@@ -146,6 +152,10 @@ class CourtListenerClient:
         while url is not None:
             payload, fetched, attempts = self._get_json(spec.path, url)
             results, next_url, count = paginator.read(payload, fetched)
+            if tied is not None:
+                next_url = ties.after_page(
+                    field=tied, fetched=fetched, results=results, next_url=next_url
+                )
             if next_url is not None:
                 # A server that points pagination elsewhere must not receive the token.
                 require_same_origin(next_url, self.base_url, what="next")
@@ -354,6 +364,14 @@ class CourtListenerClient:
                 error_class=error_class,
             )
             self._gate.report(ticket, report)
+
+
+def _tie_field(spec: ResourceSpec) -> str | None:
+    """The ordering field whose ties :mod:`courtflow.client.ties` walks past, if any."""
+    order = spec.order_by
+    if spec.pagination != "cursor" or order.startswith("-") or order == ties.TIE_ORDER:
+        return None
+    return order
 
 
 def _outcome(error: BaseException | None) -> Outcome:

@@ -27,9 +27,18 @@ class InvalidCursor(ValueError):
 class Cursor:
     """A boundary row's key; ``reverse`` marks a ``previous`` link."""
 
-    position: str
+    position: str | None
     tie_id: int
     reverse: bool = False
+    offset: int = 0  # only in the server's positionless cursor (see :func:`positionless`)
+
+
+def positionless(offset: int) -> Cursor:
+    """The cursor Django REST framework links to when a walk's first page and the row after
+    it all share one ordering value: an offset and no position (``o=20``). The server
+    classifies its missing position as neither int nor date and answers 404
+    "Invalid cursor" (``VersionBasedPagination.handle_database_cursor_pagination``)."""
+    return Cursor(position=None, tie_id=0, offset=offset)
 
 
 def position_of(field: str, value: int) -> str:
@@ -49,6 +58,8 @@ def position_type(position: str) -> PositionType:
 
 
 def encode(cursor: Cursor) -> str:
+    if cursor.position is None:
+        return base64.b64encode(urlencode([("o", str(cursor.offset))]).encode()).decode("ascii")
     query = urlencode(
         [("p", cursor.position), ("i", str(cursor.tie_id)), ("r", "1" if cursor.reverse else "0")]
     )
@@ -70,7 +81,7 @@ def decode(text: str) -> Cursor:
 def key_of(cursor: Cursor, field: str) -> tuple[int, int]:
     """The cursor's ``(value, id)`` key for an ordering on ``field``; mismatch -> invalid."""
     expected: PositionType = "int" if field == "id" else "date"
-    if position_type(cursor.position) != expected:
+    if cursor.position is None or position_type(cursor.position) != expected:
         raise InvalidCursor("Invalid cursor")
     if field == "id":
         return int(cursor.position), int(cursor.position)

@@ -12,7 +12,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from courtflow.sandbox.cursor import Cursor, InvalidCursor, decode, key_of, position_of
+from courtflow.sandbox.cursor import (
+    Cursor,
+    InvalidCursor,
+    decode,
+    key_of,
+    position_of,
+    positionless,
+)
 from courtflow.sandbox.index import MIN_ID, SORT_FIELDS, Key, Table
 from courtflow.sandbox.query import PAGE_SIZE, ApiError, ListQuery, Span
 
@@ -123,6 +130,8 @@ def cursor_page(table: Table, query: ListQuery, size: int = PAGE_SIZE) -> Cursor
         found = _collect(walk, start, +1, size + 1, ok)
         slots = found[:size]
         nxt = boundary(slots[-1], False) if len(found) > size else None
+        if cursor is None and nxt is not None and _all_tied(table, found, field):
+            nxt = positionless(size)  # the server's own bug, reproduced: see positionless()
         prev = None
         if cursor is not None:
             prev = (
@@ -134,6 +143,11 @@ def cursor_page(table: Table, query: ListQuery, size: int = PAGE_SIZE) -> Cursor
     prev = boundary(slots[0], True) if len(found) > size else None
     nxt = boundary(slots[-1], False) if slots else Cursor(cursor.position, cursor.tie_id, False)
     return CursorPage(slots, nxt, prev)
+
+
+def _all_tied(table: Table, slots: list[int], field: str) -> bool:
+    """Whether every row of a first page and the row after it share one ordering value."""
+    return len({table.value(slot, field) for slot in slots}) == 1
 
 
 def count(table: Table, query: ListQuery) -> int:
