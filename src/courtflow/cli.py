@@ -177,7 +177,7 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
     print(f"budget key {settings.budget_key} (ledger: {engine.url.render_as_string(True)})")
     now = time.time()
     for w in budget.usage():
-        room = "now" if w.available_at <= now else (
+        room = "now" if w.room_now or w.available_at <= now else (
             f"in {w.available_at - now:.1f}s "
             f"({datetime.fromtimestamp(w.available_at, UTC).isoformat(timespec='seconds')})"
         )

@@ -92,7 +92,20 @@ def validate_base_url(text: str) -> str:
         raise ConfigError(
             f"COURTLISTENER_API_BASE_URL points at a retired API version: {url!r}; use /api/rest/v4"
         )
+    require_v4(url)
     return url
+
+
+def require_v4(url: str) -> None:
+    """Refuse any API version but v4: the server answers v3 with page numbers on every
+    endpoint, whose 100-page cap would silently stop a window's walk."""
+    version = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if version != "v4":
+        raise ConfigError(
+            f"COURTLISTENER_API_BASE_URL must be a v4 API base such as "
+            f"https://www.courtlistener.com/api/rest/v4, got {url!r}: courtflow relies on "
+            "v4's cursor pagination (v3 pages by number and stops after 100 pages)"
+        )
 
 
 def validate_database_url(text: str) -> str:

@@ -135,7 +135,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             path="recap-documents/",
             table="cl_recap_documents",
             columns=_cols(
-                ("docket_entry_id", "int", "docket_entry"), ("document_number", "text"),
+                ("document_number", "text"),  # no docket_entry: the serializer excludes it
                 ("document_type", "int"), ("page_count", "int"), ("is_available", "bool"),
                 ("description", "text"),
             ),

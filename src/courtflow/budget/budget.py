@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 
-from courtflow.budget import ledger, retention, seqlog
+from courtflow.budget import external, ledger, retention, seqlog
 from courtflow.budget.rates import Rate, format_rates, tighter, with_headroom
+from courtflow.budget.usage_sync import sync_usage
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.client.usage import ApiUsage
@@ -45,6 +46,7 @@ class WindowUsage:
     limit: int
     remaining: int
     available_at: float  # epoch seconds, database clock: now when there is room
+    room_now: bool = False  # judged on the database's clock, not the caller's
 
 
 class Budget:
@@ -203,11 +205,13 @@ class Budget:
         self.sync_with_server()
 
     def sync_with_server(self) -> int:
-        """Reconcile with ``api-usage/`` if a source is set; best effort, never raises."""
+        """Reconcile with ``api-usage/`` if a source is set; paced by that endpoint's own
+        budget and a shared recent answer (:mod:`courtflow.budget.usage_sync`); best
+        effort, never raises a CourtflowError and never waits."""
         if self.usage_source is None:
             return 0
         try:
-            return self.reconcile(self.usage_source())
+            return sync_usage(self, self.usage_source)
         except CourtflowError as exc:
             log.warning("api-usage/ reconciliation skipped: %s", type(exc).__name__)
             return 0
@@ -246,37 +250,74 @@ class Budget:
                 limit=r.limit,
                 remaining=max(0, r.limit - u),
                 available_at=max(now, room_at([b], [r], now, self.margin)),
+                room_now=room_at([b], [r], now, self.margin) <= now,
             )
             for r, u, b in zip(rates, used, blockers, strict=True)
         )
 
     # -- reconciliation with the server ----------------------------------------------
-    def reconcile(self, api_usage: ApiUsage) -> int:
-        """Align the ledger with the server's ``api-usage/``; returns rows added.
+    def reconcile(self, api_usage: ApiUsage, asked_at: datetime | None = None) -> int:
+        """Align the ledger with the server's ``api-usage/``; returns the external calls
+        added (net of those the previous snapshot had placed).
 
-        Adopts the server's user rates (the tighter of both lists is enforced). Where the
-        server counts more calls in a window than the ledger (the same token used
-        elsewhere), adds 'external' rows at the server's oldest call in that window, so
-        they leave the window no later than its ``reset_at``.
+        Adopts the server's user rates (the tighter of both lists is enforced). The calls
+        the server counts and the ledger does not (the same token used elsewhere) are
+        placed so that none leaves the ledger before it leaves the server
+        (:mod:`courtflow.budget.external`), replacing the previous snapshot's placement:
+        under the key's lock, so concurrent reconciliations never add up, and a snapshot
+        older than the one applied is ignored. ``asked_at`` (database clock) is when the
+        answer was asked for; calls answered later may be missing from it. Bounded work
+        whatever the counts: at most two rows per window.
         """
+        windows = api_usage.user_windows
         server_rates = api_usage.user_rates()
         if server_rates:
             self.adopt_rates(server_rates)
-        added = 0
-        windows = sorted(api_usage.user_windows, key=lambda w: w.window_seconds)
+        if not windows:
+            return 0
         with self.engine.begin() as conn:
             ledger.lock_key(conn, self.key)
             now = ledger.db_now(conn)
-            for w in windows:
-                if w.used <= 0 or w.reset_at is None:
-                    continue
-                span = timedelta(seconds=w.window_seconds + self.margin)
-                missing = w.used - seqlog.count_since(conn, self.key, now - span)
-                if missing > 0:
-                    place = min(w.reset_at - span, now)
-                    seqlog.insert_external(conn, self.key, max(place, now - span + _TICK), missing)
-                    added += missing
-        return added
+            asked = asked_at if asked_at is not None else now
+            applied = ledger.read_usage(conn, self.key).applied_at
+            if applied is not None and applied >= asked:
+                return 0  # this snapshot, or a newer one, is already in the ledger
+            seen = [
+                external.ServerWindow(
+                    period=float(w.window_seconds),
+                    used=w.used,
+                    limit=w.limit,
+                    reset_at=w.reset_at,
+                    ours=ledger.ours_counted(
+                        conn, self.key, now - timedelta(seconds=w.window_seconds), asked
+                    ),
+                    our_oldest=ledger.our_oldest(
+                        conn,
+                        self.key,
+                        now - timedelta(seconds=w.window_seconds + self.margin),
+                        lookback=w.window_seconds,
+                    ),
+                )
+                for w in windows
+            ]
+            placed = external.place(now, seen, self.margin)
+            longest = max(w.window_seconds for w in windows) + self.margin
+            removed = seqlog.rewrite_external(
+                conn,
+                self.key,
+                [(p.at, p.calls) for p in placed],
+                drop_after=now - timedelta(seconds=longest),
+            )
+            ledger.mark_usage_applied(conn, self.key, asked)
+        added = sum(p.calls for p in placed)
+        if added or removed:
+            log.info(
+                "reconciled with api-usage/: %d external call(s) in the ledger (was %d)",
+                added,
+                removed,
+                extra={"event": "reconciled", "external": added, "replaced": removed},
+            )
+        return added - removed
 
     # -- housekeeping ----------------------------------------------------------------
     def rollup(self, since: datetime | None = None) -> int:
@@ -289,10 +330,6 @@ class Budget:
         longest = max(r.period for r in self.rates) + self.margin
         with self.engine.begin() as conn:
             return retention.purge(conn, max(retention_seconds, longest), key=self.key)
-
-
-# A row placed exactly at a window's start would already be outside it.
-_TICK = timedelta(milliseconds=1)
 
 
 _RESERVING: dict[str, Engine] = {}

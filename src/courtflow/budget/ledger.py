@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +37,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    or_,
     select,
     text,
     type_coerce,
@@ -55,7 +56,7 @@ from courtflow.budget.seqlog import (
     probe_columns,
     top_seq,
 )
-from courtflow.budget.tables import RESERVED, api_budget_blocks, api_call_ledger
+from courtflow.budget.tables import EXTERNAL, RESERVED, api_budget_blocks, api_call_ledger
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallReport
 from courtflow.store.coltypes import UTCDateTime
@@ -397,3 +398,91 @@ def read_state(conn: Connection, key: str) -> tuple[datetime, datetime | None, s
         )
     ).one()
     return row[0], row[1], row[2]
+
+
+# -- usage made elsewhere: what api-usage/ said, and what the ledger knows of ours -----
+
+# Statuses of answers the server's throttle had admitted (it counts them): not 401/403
+# (refused before the throttle), not 429 (refused by it), not a proxy's 502-504.
+_UNCOUNTED = (401, 403, 429, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class UsageSnapshot:
+    """The latest ``api-usage/`` answer kept for ``key``; times on the database clock."""
+
+    payload: str | None
+    asked_at: datetime | None
+    applied_at: datetime | None
+
+
+def read_usage(conn: Connection, key: str) -> UsageSnapshot:
+    row = conn.execute(
+        select(_B.c.usage_payload, _B.c.usage_asked_at, _B.c.usage_applied_at).where(
+            _B.c.budget_key == key
+        )
+    ).one_or_none()
+    return UsageSnapshot(None, None, None) if row is None else UsageSnapshot(*row)
+
+
+def store_usage(conn: Connection, key: str, payload: str, asked_at: datetime) -> None:
+    """Share an answer with every worker, unless a newer one is already kept."""
+    stmt = upsert_insert(conn)(_B).values(
+        budget_key=key, usage_payload=payload, usage_asked_at=asked_at, updated_at=_clock(conn)
+    )
+    current, new = _B.c.usage_asked_at, stmt.excluded.usage_asked_at
+    newer = current.is_(None) | (current < new)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[_B.c.budget_key],
+            set_={
+                "usage_payload": case(
+                    (newer, stmt.excluded.usage_payload), else_=_B.c.usage_payload
+                ),
+                "usage_asked_at": case((newer, new), else_=current),
+            },
+        )
+    )
+
+
+def mark_usage_applied(conn: Connection, key: str, asked_at: datetime) -> None:
+    stmt = upsert_insert(conn)(_B).values(
+        budget_key=key, usage_applied_at=asked_at, updated_at=_clock(conn)
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[_B.c.budget_key],
+            set_={"usage_applied_at": stmt.excluded.usage_applied_at},
+        )
+    )
+
+
+def ours_counted(conn: Connection, key: str, since: datetime, answered_by: datetime) -> int:
+    """Our calls newer than ``since`` that the server certainly counted by ``answered_by``:
+    answered (so they reached it) before then, with a status its throttle admitted."""
+    value = conn.execute(
+        select(func.count()).where(
+            _L.c.budget_key == key,
+            _L.c.reserved_at > since,
+            _L.c.outcome != EXTERNAL,
+            _L.c.status.is_not(None),
+            _L.c.status.not_in(_UNCOUNTED),
+            _L.c.reported_at <= answered_by,
+        )
+    ).scalar_one()
+    return int(value)
+
+
+def our_oldest(conn: Connection, key: str, since: datetime, lookback: float) -> datetime | None:
+    """The oldest of our calls that may have reached the server after ``since``: answered
+    after it or not yet; reserved at most ``lookback`` seconds before it (an older one
+    never answered belongs to a worker that died long ago)."""
+    value: datetime | None = conn.execute(
+        select(func.min(_L.c.reserved_at)).where(
+            _L.c.budget_key == key,
+            _L.c.outcome != EXTERNAL,
+            _L.c.reserved_at > since - timedelta(seconds=lookback),
+            or_(_L.c.reported_at.is_(None), _L.c.reported_at > since),
+        )
+    ).scalar_one()
+    return value

@@ -49,12 +49,12 @@ def rollup(
     hour = _hour_index(conn).label("hour")
 
     def is_(*outcomes: str) -> ColumnElement[int]:
-        return func.sum(case((_L.c.outcome.in_(outcomes), 1), else_=0))
+        return func.sum(case((_L.c.outcome.in_(outcomes), _L.c.weight), else_=0))
 
     query = select(
         _L.c.budget_key,
         hour,
-        func.count().label("total"),
+        func.sum(_L.c.weight).label("total"),  # a row of external usage weighs its calls
         is_("throttled").label("throttled"),
         is_("http_error", "network", "bad_payload").label("errors"),
         is_(EXTERNAL).label("external"),

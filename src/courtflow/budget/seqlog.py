@@ -1,16 +1,18 @@
-"""Each key's ledger rows as a log numbered by ``seq``: gap-free, in time order.
+"""Each key's ledger rows as a log numbered by ``seq``: calls counted in time order.
 
-With no gaps, the N-th newest row of a key is the row with ``seq = newest - N + 1``: one
-index lookup however many rows its window holds, and a count since a moment is a
-subtraction of two seqs. Rows are only added at the end (reservations) or slotted in by
-time with a renumbering of the rows after them (external usage, rare); purges remove a
-prefix. So the numbering stays gap-free and in time order.
+A row stands for ``weight`` calls (1 for a reservation; usage made elsewhere is one row
+of its count) and ``seq`` is the number of calls up to and including it. So the N-th
+newest call of a key lives in the first row with ``seq >= newest - N + 1``: one index
+probe however many rows its window holds, and a count since a moment is a subtraction
+of two seqs. Rows are only added at the end (reservations) or slotted in by time with a
+renumbering of the rows after them (external usage, rare); purges remove a prefix. So
+the numbering stays cumulative and in time order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -58,10 +61,19 @@ def newest_reserved_at() -> Any:
 
 
 def nth_newest_at(back: str, column: Any) -> Any:
-    """``column`` of the row ``:back`` rows before the newest: one index lookup."""
+    """``column`` of the row holding the call ``:back`` calls before the newest (NULL when
+    the log holds fewer calls): one index probe."""
+    target = top_seq() - bindparam(back, type_=BigInteger())
+    first = (
+        select(_L.c.seq)
+        .where(_L.c.budget_key == KEY, _L.c.seq >= target)
+        .order_by(_L.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
     return (
         select(column)
-        .where(_L.c.budget_key == KEY, _L.c.seq == top_seq() - bindparam(back, type_=BigInteger()))
+        .where(_L.c.budget_key == KEY, _L.c.seq == first, _L.c.seq - _L.c.weight < target)
         .scalar_subquery()
     )
 
@@ -100,9 +112,20 @@ def _seq_bound(key: str, newest: bool) -> Any:
     return select(_L.c.seq).where(_L.c.budget_key == key).order_by(order).limit(1).scalar_subquery()
 
 
+def _calls_before_log(key: str) -> Any:
+    """Calls counted before the key's first row (purged ones): its seq less its weight."""
+    return (
+        select(_L.c.seq - _L.c.weight)
+        .where(_L.c.budget_key == key)
+        .order_by(_L.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def count_since(conn: Connection, key: str, since: datetime) -> int:
-    """Rows of ``key`` newer than ``since`` (every outcome counts): seq arithmetic, no scan."""
-    before = func.coalesce(_last_seq_at_or_before(key, since), _seq_bound(key, False) - 1)
+    """Calls of ``key`` newer than ``since`` (every outcome counts): seq arithmetic, no scan."""
+    before = func.coalesce(_last_seq_at_or_before(key, since), _calls_before_log(key))
     value = conn.execute(select(_seq_bound(key, True) - before)).scalar()
     return int(value or 0)
 
@@ -146,36 +169,56 @@ def _probe(probes: int) -> Select[Any]:
 
 
 def insert_external(conn: Connection, key: str, reserved_at: datetime, count: int) -> None:
-    """Slot ``count`` rows for calls made elsewhere (same token) into the log at ``reserved_at``.
+    """Slot one row of ``count`` calls made elsewhere (same token) in at ``reserved_at``."""
+    rewrite_external(conn, key, [(reserved_at, count)])
 
-    Call under :func:`lock_key`. The rows after them are renumbered so that seq stays
-    gap-free and in time order: rare, and bounded by the rows newer than ``reserved_at``.
+
+def rewrite_external(
+    conn: Connection,
+    key: str,
+    rows: Sequence[tuple[datetime, int]],
+    *,
+    drop_after: datetime | None = None,
+) -> int:
+    """Replace ``key``'s external rows newer than ``drop_after`` (None: keep them all) by
+    ``rows`` (time, calls), slotted in by time; the rows after them are renumbered.
+
+    Call under :func:`courtflow.budget.ledger.lock_key`. Work is bounded by the rows newer
+    than the earliest change, whatever the weights. Returns the external calls removed.
     """
-    if count <= 0:
-        return
-    top, first, before = conn.execute(
-        select(
-            _seq_bound(key, True), _seq_bound(key, False), _last_seq_at_or_before(key, reserved_at)
-        )
+    rows = [(at, weight) for at, weight in rows if weight > 0]
+    changes = [at for at, _ in rows] + ([drop_after] if drop_after is not None else [])
+    if not changes:
+        return 0
+    cut = min(changes) - _BEFORE
+    top, before, purged = conn.execute(
+        select(_seq_bound(key, True), _last_seq_at_or_before(key, cut), _calls_before_log(key))
     ).one()
-    rows = [{"budget_key": key, "reserved_at": reserved_at, "outcome": EXTERNAL}] * count
-    if top is None:
-        conn.execute(insert(_L), [{**row, "seq": i + 1} for i, row in enumerate(rows)])
-        return
-    base = int(before) if before is not None else int(first) - 1
-    # Park the later rows and the new ones above every final number, then renumber them
-    # in time order: no unique (key, seq) clash at any step, on either database.
-    parked = int(top) + count + 1
-    conn.execute(
-        update(_L)
-        .where(_L.c.budget_key == key, _L.c.seq > base)
-        .values(seq=_L.c.seq + (parked - base))
-    )
-    first_new = parked + (int(top) - base) + 1
-    conn.execute(insert(_L), [{**row, "seq": first_new + i} for i, row in enumerate(rows)])
-    ranked = (
-        select(_L.c.id, func.row_number().over(order_by=(_L.c.reserved_at, _L.c.id)).label("rn"))
-        .where(_L.c.budget_key == key, _L.c.seq > base)
-        .subquery()
-    )
-    conn.execute(update(_L).where(_L.c.id == ranked.c.id).values(seq=ranked.c.rn + base))
+    base = int(before if before is not None else purged or 0)
+    removed = 0
+    if drop_after is not None:
+        stale = (_L.c.budget_key == key, _L.c.outcome == EXTERNAL, _L.c.reserved_at > drop_after)
+        removed = int(
+            conn.execute(select(func.coalesce(func.sum(_L.c.weight), 0)).where(*stale)).scalar_one()
+        )
+        conn.execute(delete(_L).where(*stale))
+    # Park the later rows and the new ones on negative numbers (no clash with the rows
+    # that keep theirs), then number them in time order.
+    after = (_L.c.budget_key == key, _L.c.reserved_at > cut)
+    conn.execute(update(_L).where(*after).values(seq=-_L.c.seq))
+    if rows:
+        parked = int(top or 0) + 1
+        new = [
+            {"budget_key": key, "reserved_at": at, "outcome": EXTERNAL, "weight": weight,
+             "seq": -(parked + i)}
+            for i, (at, weight) in enumerate(rows)
+        ]  # fmt: skip
+        conn.execute(insert(_L), new)
+    running = func.sum(_L.c.weight).over(order_by=(_L.c.reserved_at, _L.c.id))
+    ranked = select(_L.c.id, running.label("calls")).where(*after).subquery()
+    conn.execute(update(_L).where(_L.c.id == ranked.c.id).values(seq=ranked.c.calls + base))
+    return removed
+
+
+# Rows at the earliest change itself are renumbered too (timestamps may be rounded).
+_BEFORE = timedelta(milliseconds=1)

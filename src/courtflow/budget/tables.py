@@ -36,9 +36,13 @@ api_call_ledger = Table(
         "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("budget_key", Text(), nullable=False),
-    # Position of the row in its key's log, oldest first, without gaps: the N-th newest
-    # row is then one index lookup (seq = max - N + 1), not a walk over the window.
+    # Calls of the key's log up to and including this row, oldest first: the N-th newest
+    # call is then one index probe (the first row with seq >= max - N + 1), not a walk
+    # over the window (migration 0008_usage; before it every row weighed 1).
     Column("seq", BigInteger(), nullable=False),
+    # How many calls the row stands for: 1 for a reservation; usage made elsewhere,
+    # learnt from api-usage/, is one row of its count (courtflow.budget.external).
+    Column("weight", Integer(), nullable=False, server_default="1"),
     Column("reserved_at", UTCDateTime(), nullable=False),
     # When the outcome was recorded (database clock): the server saw the call before
     # then, so a call that reached it late (a cold connection, a stalled thread) is not
@@ -77,6 +81,12 @@ api_budget_blocks = Table(
     # The user rates api-usage/ reported (comma-separated), shared by every worker.
     Column("server_rates", Text(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=True),
+    # The latest api-usage/ answer (JSON) and when it was asked for (database clock),
+    # shared so workers do not spend that endpoint's own quota; and the snapshot last
+    # applied to the ledger, so an older one never replaces a newer one.
+    Column("usage_payload", Text(), nullable=True),
+    Column("usage_asked_at", UTCDateTime(), nullable=True),
+    Column("usage_applied_at", UTCDateTime(), nullable=True),
 )
 
 api_call_metrics = Table(

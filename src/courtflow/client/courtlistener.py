@@ -31,7 +31,7 @@ from courtflow.client.paging import Page, paginator_for
 from courtflow.client.retry import REDIRECTS, RetryPolicy, classify, describe_url, should_retry
 from courtflow.client.urls import endpoint_of, join_url, require_same_origin
 from courtflow.client.usage import ApiUsage, parse_api_usage
-from courtflow.config import Settings
+from courtflow.config import Settings, require_v4
 from courtflow.errors import (
     BadPayloadError,
     BadRequestError,
@@ -93,6 +93,7 @@ class CourtListenerClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        require_v4(settings.base_url)  # Settings built in code skip from_env's checks
         self._settings = settings
         self._gate: CallGate = gate if gate is not None else PassThroughGate()
         self._sleep = sleep
@@ -197,9 +198,11 @@ class CourtListenerClient:
         return value
 
     def api_usage(self) -> ApiUsage:
-        """Live rates and usage of this token; free of the main quota, so not gated."""
+        """Live rates and usage of this token; free of the main quota, so not gated here
+        (its own budget is :mod:`courtflow.budget.usage_sync`'s). One attempt, never a
+        wait: a 429 raises ThrottledError at once, so no sync is held up by it."""
         url = join_url(self.base_url, USAGE_PATH, {})
-        payload, _, _ = self._get_json(USAGE_PATH, url, gated=False)
+        payload, _, _ = self._get_json(USAGE_PATH, url, gated=False, attempts=1)
         return parse_api_usage(payload)
 
     def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> Any:
@@ -237,12 +240,14 @@ class CourtListenerClient:
 
     # -- one logical request: redirect hops, each with its own retries ----------------
 
-    def _get_json(self, endpoint: str, url: str, *, gated: bool = True) -> tuple[Any, str, int]:
+    def _get_json(
+        self, endpoint: str, url: str, *, gated: bool = True, attempts: int | None = None
+    ) -> tuple[Any, str, int]:
         """Payload, final URL and number of HTTP attempts of one GET."""
         call = _Call(endpoint=endpoint, url=url, gated=gated)
         for _hop in range(MAX_REDIRECTS + 1):
             retrying = Retrying(
-                stop=stop_after_attempt(self._retry.attempts),
+                stop=stop_after_attempt(attempts or self._retry.attempts),
                 wait=self._wait,
                 retry=retry_if_exception(lambda e: should_retry(e, self._settings.max_sleep)),
                 sleep=self._sleep,
@@ -264,7 +269,7 @@ class CourtListenerClient:
 
     def _attempt(self, call: _Call) -> _Exchange:
         remaining = self._holds.get(call.scope, 0.0) - self._clock()
-        if remaining > self._settings.max_sleep:
+        if remaining > self._settings.max_sleep or (remaining > 0 and not call.gated):
             raise ThrottledError(
                 f"GET {describe_url(call.url)}: server asked to wait {remaining:.0f} s more",
                 retry_after=remaining,

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -32,7 +34,10 @@ from courtflow.errors import (
 from courtflow.redact import redact
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_DETAIL_CHARS = 300
+_DETAIL_CHARS = 120
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,10 @@ def classify(response: httpx.Response) -> CourtflowError | None:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is None:
             return BlockedError(_message(response, "throttled without Retry-After: blocked"))
-        return ThrottledError(_message(response), retry_after=retry_after)
+        # Say when room comes back: a daily window's wait is hours, and the task defers.
+        back = datetime.now(UTC) + timedelta(seconds=retry_after)
+        note = f"room again at {back.isoformat(timespec='seconds')}"
+        return ThrottledError(_message(response, note), retry_after=retry_after)
     if status == 408:
         return NetworkError(_message(response))
     if status >= 500:
@@ -137,8 +145,21 @@ def server_detail(response: httpx.Response) -> str:
             return " ".join(parts)
         text = json.dumps(payload)
     else:
-        text = response.content.decode("utf-8", "replace").strip()
-    return text[:_DETAIL_CHARS] if text else ""
+        text = _plain(response.content.decode("utf-8", "replace"))
+    return _shorten(text)
+
+
+def _plain(body: str) -> str:
+    """An HTML error page (a proxy's, Django's 404) as its title or heading, tags dropped."""
+    if "<" not in body:
+        return body
+    found = _TITLE.search(body) or _H1.search(body)
+    return _TAG.sub(" ", found.group(1) if found else body)
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(html.unescape(text).split())
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
 def describe_url(url: httpx.URL | str) -> str:

@@ -37,6 +37,23 @@ class ApiUsage:
     def user_rates(self) -> tuple[Rate, ...]:
         return tuple(parse_rate(w.rate) for w in self.user_windows)
 
+    def as_payload(self) -> dict[str, Any]:
+        """The answer in the endpoint's own JSON shape (:func:`parse_api_usage` reads it)."""
+        rows = [
+            {
+                "scope": w.scope, "rate": w.rate, "used": w.used, "limit": w.limit,
+                "remaining": w.remaining, "window_seconds": w.window_seconds,
+                "reset_at": w.reset_at.isoformat() if w.reset_at is not None else None,
+                "blocked": w.blocked,
+            }
+            for w in self.windows
+        ]  # fmt: skip
+        return {
+            "current_usage": rows,
+            "historical_usage": dict(self.historical),
+            "membership": self.membership,
+        }
+
 
 def parse_api_usage(payload: Any) -> ApiUsage:
     try:

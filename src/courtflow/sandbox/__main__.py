@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_moment, help="end of the synthetic date_modified range")
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument(
+        "--retry-after-form", choices=("seconds", "http-date"), default="seconds",
+        help="how a 429's Retry-After states the wait",
+    )  # fmt: skip
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -103,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults=FaultConfig(**faults),  # type: ignore[arg-type]
         latency_ms=args.latency_ms,
         api_usage_rates=tuple(args.api_usage_rates),
+        retry_after_form=args.retry_after_form,
     )
 
 

@@ -96,6 +96,9 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     latency_ms: float = 0.0
     api_usage_rates: tuple[str, ...] = ("10/min", "120/hour")
+    # How 429s state their wait: "seconds" as the server does, or "http-date" (RFC 9110
+    # allows it; a proxy or CDN in front of the server may rewrite the header so).
+    retry_after_form: str = "seconds"
 
     def __post_init__(self) -> None:
         parse_rates(self.rates)
@@ -113,6 +116,8 @@ class SandboxConfig:
             raise ConfigError("sandbox end must be after start")
         if self.latency_ms < 0:
             raise ConfigError("latency_ms must be >= 0")
+        if self.retry_after_form not in ("seconds", "http-date"):
+            raise ConfigError("retry_after_form must be 'seconds' or 'http-date'")
 
     def volume(self, resource: str) -> int:
         return int(self.volumes.get(resource, DEFAULT_VOLUME))

@@ -8,10 +8,12 @@ admission still cost quota. Tokens never reach a log line.
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import struct
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -50,6 +52,9 @@ _HTML_ERRORS = {
 def throttle_message(verdict: Verdict) -> str:
     if verdict.rate is None:
         return "Request was throttled."
+    if verdict.rate.limit <= 0:
+        # The server's wording for a '0/...' rate (a blocked account): no wait, no header.
+        return "Request was throttled. Your account is currently blocked from making API requests."
     if verdict.retry_after is None:
         return f"Request was throttled. Rate limit exceeded: {verdict.rate.text}."
     unit = "second" if verdict.retry_after == 1 else "seconds"
@@ -216,10 +221,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         state.record(token, str(answer.status))
         self._send(answer.status, body, "application/json", answer.headers)
 
+    def _retry_after(self, verdict: Verdict) -> tuple[tuple[str, str], ...]:
+        if verdict.retry_after is None:
+            return ()
+        if self.state.config.retry_after_form == "http-date":
+            # Whole seconds of an HTTP date: round up, never announce room too early.
+            when = formatdate(math.ceil(time.time()) + verdict.retry_after, usegmt=True)
+            return (("Retry-After", when),)
+        return (("Retry-After", str(verdict.retry_after)),)
+
     def _throttled(self, token: str, verdict: Verdict) -> None:
-        headers: tuple[tuple[str, str], ...] = ()
-        if verdict.retry_after is not None:
-            headers = (("Retry-After", str(verdict.retry_after)),)
+        headers = self._retry_after(verdict)
         self.state.record(token, "429", throttled=True)
         self._json(429, {"detail": throttle_message(verdict)}, headers)
 
@@ -228,9 +240,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         verdict = state.usage_throttle.check(token)
         if not verdict.admitted:
             state.record(token, "429", usage=True)
-            headers: tuple[tuple[str, str], ...] = ()
-            if verdict.retry_after is not None:
-                headers = (("Retry-After", str(verdict.retry_after)),)
+            headers = self._retry_after(verdict)
             self._json(429, {"detail": throttle_message(verdict)}, headers)
             return
         payload = usage_payload(

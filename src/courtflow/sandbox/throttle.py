@@ -60,7 +60,7 @@ class WindowState:
     rate: Rate
     used: int
     remaining: int
-    reset_at: float | None  # epoch seconds when the oldest time in the window leaves it
+    reset_at: float | None  # epoch seconds when the window next admits one more call
     blocked: bool
 
 
@@ -161,7 +161,12 @@ class SlidingLogThrottle:
             for rate in self.rates_for(key):
                 first = bisect_right(account.log, now - rate.period)
                 used = len(account.log) - first
-                reset_at = account.log[first] + rate.period if used else None
+                # The server's _next_available_at: when enough of the oldest calls have
+                # left for one more to fit (under the limit: when the oldest leaves).
+                needed = max(used - rate.limit + 1, 1)
+                reset_at = None
+                if used and rate.limit > 0:
+                    reset_at = account.log[first + min(needed, used) - 1] + rate.period
                 states.append(
                     WindowState(
                         rate=rate,

@@ -7,11 +7,12 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from courtflow.budget import ledger
 from courtflow.budget.budget import Budget, reserving_engine
-from courtflow.budget.rates import Rate, parse_rates
+from courtflow.budget.rates import Rate, parse_rate, parse_rates
+from courtflow.budget.tables import api_call_ledger
 from courtflow.client.gate import CallReport
 from courtflow.client.usage import ApiUsage, UsageWindow
 from courtflow.config import Settings
@@ -39,7 +40,16 @@ def usage(*windows: tuple[str, int, int, datetime | None]) -> ApiUsage:
     return ApiUsage(
         windows=(
             *(
-                UsageWindow("user", rate, used, 0, 0, seconds, reset_at, False)
+                UsageWindow(
+                    "user",
+                    rate,
+                    used,
+                    parse_rate(rate).limit,
+                    max(0, parse_rate(rate).limit - used),
+                    seconds,
+                    reset_at,
+                    False,
+                )
                 for rate, used, seconds, reset_at in windows
             ),
             UsageWindow("api_usage", "10/min", 1, 10, 9, 60, None, False),
@@ -166,11 +176,23 @@ def test_headroom_that_leaves_no_call_is_a_config_error(budget_engine: Engine, k
         Budget(budget_engine, key, parse_rates("1/min"), headroom=0.5)
 
 
+def external_rows(engine: Engine, key: str) -> list[tuple[datetime, int]]:
+    L = api_call_ledger
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(L.c.reserved_at, L.c.weight)
+            .where(L.c.budget_key == key, L.c.outcome == "external")
+            .order_by(L.c.seq)
+        ).all()
+    return [(t, int(w)) for t, w in found]
+
+
 def test_reconcile_fills_the_ledger_up_to_the_servers_count(
     budget_engine: Engine, key: str
 ) -> None:
     budget = Budget(budget_engine, key, parse_rates("20/min,100/hour"), safety_margin=1.0)
-    budget.reserve("ours")
+    ours = budget.reserve("ours")
+    budget.report(ours, CallReport(status=200, outcome="ok", duration_ms=1.0))
     now = db_now(budget_engine)
     server = usage(
         ("10/min", 4, 60, now + timedelta(seconds=30)),
@@ -178,8 +200,24 @@ def test_reconcile_fills_the_ledger_up_to_the_servers_count(
     )
     assert budget.reconcile(server) == 3 + 5
     per_min, per_hour = budget.usage()  # the server's tighter rates are now in force
-    assert (per_min.rate, per_min.used, per_hour.rate, per_hour.used) == ("10/min", 4, "50/hour", 9)
-    assert budget.reconcile(server) == 0  # idempotent
+    assert (per_min.rate, per_hour.rate, per_hour.used) == ("10/min", "50/hour", 9)
+    # Each window's oldest call exactly, the rest as late as the server allows: the
+    # minute's at the reconciliation, the hour's beyond the minute just outside it.
+    ext = external_rows(budget_engine, key)
+    assert [w for _, w in ext] == [1, 4, 1, 2]
+    (hour_oldest, _), (hour_rest, _), (min_oldest, _), (min_rest, _) = ext
+    assert hour_oldest.timestamp() == pytest.approx(
+        (now - timedelta(seconds=1800)).timestamp(), abs=0.01
+    )
+    assert min_oldest.timestamp() == pytest.approx(
+        (now - timedelta(seconds=30)).timestamp(), abs=0.01
+    )
+    assert hour_rest.timestamp() == pytest.approx(
+        (now - timedelta(seconds=60)).timestamp(), abs=1.0
+    )
+    assert min_rest.timestamp() == pytest.approx(now.timestamp(), abs=1.0)
+    assert budget.reconcile(server) == 0  # idempotent: the same calls, placed again
+    assert len(external_rows(budget_engine, key)) == 4
     later = Budget(budget_engine, key, parse_rates("20/min,100/hour"))
     assert [w.rate for w in later.usage()] == ["10/min", "50/hour"]
 
@@ -190,7 +228,8 @@ def test_reconciled_rows_expire_at_the_servers_reset(budget_engine: Engine, key:
     budget.reconcile(usage(("3/min", 3, 60, reset_at)))
     with pytest.raises(BudgetExhaustedError) as caught:
         budget.reserve("a")
-    assert caught.value.available_at == pytest.approx(reset_at.timestamp(), abs=0.01)
+    # The server's oldest call (not ours) is placed exactly: room at its reset, + margin.
+    assert caught.value.available_at == pytest.approx(reset_at.timestamp() + 0.5, abs=0.01)
 
 
 def test_from_settings_uses_the_token_hash_and_limits(budget_engine: Engine) -> None:

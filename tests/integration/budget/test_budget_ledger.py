@@ -41,10 +41,18 @@ def rows(engine: Engine, key: str) -> list[tuple[int, float, str | None]]:
     return [(int(s), t.timestamp(), o) for s, t, o in found]
 
 
+def weights(engine: Engine, key: str) -> list[int]:
+    L = api_call_ledger
+    with engine.begin() as conn:
+        found = conn.execute(select(L.c.weight).where(L.c.budget_key == key).order_by(L.c.seq))
+        return [int(w) for (w,) in found]
+
+
 def assert_log_is_ordered(engine: Engine, key: str) -> None:
+    """seq counts calls: each row's is the previous one's plus its weight; time order."""
     found = rows(engine, key)
-    seqs = [s for s, _, _ in found]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
+    seqs, calls = [s for s, _, _ in found], weights(engine, key)
+    assert all(seqs[i] == seqs[i - 1] + calls[i] for i in range(1, len(seqs)))
     stamps = [t for _, t, _ in found]
     assert stamps == sorted(stamps)
 
@@ -172,7 +180,7 @@ def test_sessions_in_other_time_zones_reach_the_same_decisions(pg_engine: Engine
     assert {round(r.available_at - first, 3) for r in results[4:]} == {3600.0}
 
 
-def test_external_rows_slot_in_by_time_and_keep_seq_gap_free(
+def test_external_rows_slot_in_by_time_and_keep_seq_cumulative(
     budget_engine: Engine, key: str
 ) -> None:
     for _ in range(3):
@@ -184,14 +192,9 @@ def test_external_rows_slot_in_by_time_and_keep_seq_gap_free(
         seqlog.insert_external(conn, key, ledger.at((stamps[0] + stamps[1]) / 2), 2)
         seqlog.insert_external(conn, key, ledger.at(stamps[0] - 60), 1)
     found = rows(budget_engine, key)
-    assert [o for _, _, o in found] == [
-        "external",
-        "reserved",
-        "external",
-        "external",
-        "reserved",
-        "reserved",
-    ]
+    assert [o for _, _, o in found] == ["external", "reserved", "external", "reserved", "reserved"]
+    assert weights(budget_engine, key) == [1, 1, 2, 1, 1]  # one row for two calls
+    assert [s for s, _, _ in found] == [1, 2, 4, 5, 6]
     assert_log_is_ordered(budget_engine, key)
     # The N-th newest lookups see the new rows: 6 calls now hold a 6/hour window full.
     assert not reserve(budget_engine, key, [Rate(6, 3600.0, "6/hour")]).granted
@@ -205,8 +208,9 @@ def test_external_rows_in_an_empty_log(budget_engine: Engine, key: str) -> None:
     with budget_engine.begin() as conn:
         ledger.lock_key(conn, key)
         seqlog.insert_external(conn, key, ledger.db_now(conn) - timedelta(seconds=10), 3)
-    assert [s for s, _, _ in rows(budget_engine, key)] == [1, 2, 3]
+    assert [s for s, _, _ in rows(budget_engine, key)] == [3]
     assert not reserve(budget_engine, key, [HOUR]).granted
+    assert reserve(budget_engine, key, [Rate(4, 3600.0, "4/hour")]).granted
 
 
 def test_rollup_recomputes_hours_idempotently(budget_engine: Engine, key: str) -> None:
@@ -245,7 +249,7 @@ def test_purge_rolls_up_then_drops_old_hours_and_keeps_the_windows(
         seqlog.insert_external(conn, key, now - timedelta(minutes=1), 1)
     with budget_engine.begin() as conn:
         deleted = retention.purge(conn, 2 * 3600.0, key=key)
-    assert deleted == 4
+    assert deleted == 1  # one row of four calls
     assert [o for _, _, o in rows(budget_engine, key)] == ["external"]
     assert_log_is_ordered(budget_engine, key)
     assert metrics(budget_engine, key)[0] == (0, 0, 4)  # the purged hour stays on the dashboard
