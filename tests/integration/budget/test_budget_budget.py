@@ -254,3 +254,12 @@ def test_purge_keeps_what_the_windows_need(budget_engine: Engine, key: str) -> N
     with pytest.raises(BudgetExhaustedError):
         budget.reserve("c")
     assert budget.rollup() >= 1
+
+
+def test_usage_says_room_now_on_the_databases_clock(budget_engine: Engine, key: str) -> None:
+    budget = Budget(budget_engine, key, parse_rates("2/min"), max_sleep=0.0)
+    budget.reserve("a")
+    assert [w.room_now for w in budget.usage()] == [True]  # not "in 0.0s"
+    budget.reserve("b")
+    (full,) = budget.usage()
+    assert not full.room_now and full.available_at > time.time() + 50
