@@ -48,15 +48,12 @@ def scratch_pg(pg_url: str) -> Iterator[Engine]:
 def test_downgrade_to_the_store_removes_the_budget_and_upgrade_restores_it(
     scratch_pg: Engine,
 ) -> None:
-    from alembic import command
-    from alembic.script import ScriptDirectory
-
-    from courtflow.store.migrate import alembic_config
-
     upgrade(scratch_pg)
-    with scratch_pg.begin() as conn:
-        head = ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
-    assert current_revision(scratch_pg) == head
+    from alembic import command
+
+    from courtflow.store.migrate import alembic_config, head_revision
+
+    assert current_revision(scratch_pg) == head_revision()
 
     with scratch_pg.begin() as conn:
         command.downgrade(alembic_config(conn), "0001_store")
