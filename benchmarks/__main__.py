@@ -14,6 +14,7 @@ BENCHMARKS = (
     "benchmarks.upsert_bench",
     "benchmarks.dag_import_bench",
     "benchmarks.eval_limiters",
+    "benchmarks.usage_bench",
 )
 
 

@@ -35,6 +35,10 @@ from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, Co
 log = logging.getLogger("courtflow.budget")
 
 DEFAULT_RETENTION = 7 * 86_400.0  # ledger rows kept after their windows, for audits
+# A full ledger holding usage made elsewhere asks api-usage/ again at most this often
+# (per process; the answer is shared for usage_sync.FRESH_SECONDS), for waits this long.
+RESYNC_SECONDS = 30.0
+RESYNC_MIN_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Budget:
         self._server_rates: str | None = None  # last seen in the ledger; a hint only
         # Where to learn the server's own view (the client's api-usage/), when there is one.
         self.usage_source: Callable[[], ApiUsage] | None = None
+        self._last_resync = time.monotonic()  # the source is asked at start anyway
         # PostgreSQL: one autocommit statement per reservation, so the server releases
         # the key's lock as soon as the row is written.
         self._reserving = reserving_engine(engine) if engine.dialect.name == "postgresql" else None
@@ -144,6 +149,8 @@ class Budget:
                     f"call budget {self.key}: a rate of 0 calls ({format_rates(r.rates)}) "
                     "admits nothing; waiting cannot help"
                 )
+            if self._resync(r):
+                continue
             if r.wait > self.max_sleep:
                 raise BudgetExhaustedError(
                     f"call budget {self.key} has no room for {r.wait:.1f}s "
@@ -152,7 +159,28 @@ class Budget:
                     available_at=r.available_at,
                     wait_seconds=r.wait,
                 )
-            self._sleep(r.wait)
+            self._sleep(r.wait if self.usage_source is None else min(r.wait, RESYNC_SECONDS))
+
+    def _resync(self, r: ledger.Reservation) -> bool:
+        """Reconcile again when the ledger is full while it holds usage made elsewhere;
+        True when that changed the ledger.
+
+        External calls are placed as late as the server allows, so they may hold room
+        the server has already given back; a fresh ``api-usage/`` view releases it (paced
+        by that endpoint's own budget: :mod:`courtflow.budget.usage_sync`).
+        """
+        if self.usage_source is None or r.wait < RESYNC_MIN_WAIT:
+            return False
+        moment = time.monotonic()
+        if moment - self._last_resync < RESYNC_SECONDS:
+            return False
+        self._last_resync = moment
+        longest = max(rate.period for rate in r.rates) + self.margin
+        with self.engine.begin() as conn:
+            since = ledger.db_now(conn) - timedelta(seconds=longest)
+            if not ledger.has_external(conn, self.key, since):
+                return False
+        return self.sync_with_server() != 0  # room may be back: look again at once
 
     def try_reserve(self, endpoint: str | None = None) -> ledger.Reservation:
         """One reservation attempt, no waiting."""

@@ -486,3 +486,13 @@ def our_oldest(conn: Connection, key: str, since: datetime, lookback: float) -> 
         )
     ).scalar_one()
     return value
+
+
+def has_external(conn: Connection, key: str, since: datetime) -> bool:
+    """Whether ``key``'s ledger holds usage made elsewhere newer than ``since``."""
+    found = conn.execute(
+        select(_L.c.id)
+        .where(_L.c.budget_key == key, _L.c.reserved_at > since, _L.c.outcome == EXTERNAL)
+        .limit(1)
+    ).first()
+    return found is not None

@@ -45,12 +45,14 @@ def usage_key(key: str) -> str:
 
 
 def sync_usage(
-    budget: Budget, source: Callable[[], ApiUsage], *, fresh: float = FRESH_SECONDS
+    budget: Budget, source: Callable[[], ApiUsage], *, fresh: float | None = None
 ) -> int:
     """Reconcile ``budget`` with a fresh ``api-usage/`` answer, asking only when paced.
 
-    Returns the external calls added (0 when skipped). Never raises a CourtflowError.
+    An answer kept less than ``fresh`` seconds (default :data:`FRESH_SECONDS`) is used as
+    is. Returns the external calls added (0 when skipped). Never raises a CourtflowError.
     """
+    fresh = FRESH_SECONDS if fresh is None else fresh
     with budget.engine.begin() as conn:
         now = ledger.db_now(conn)
         kept = ledger.read_usage(conn, budget.key)

@@ -155,6 +155,11 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _calls(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """Calls, not rows: a row of usage made elsewhere weighs its count."""
+    return func.coalesce(func.sum(case((condition, L.weight), else_=0)), 0)
+
+
 def hour_bucket(engine: Engine) -> ColumnElement[Any]:
     """The UTC hour of ``reserved_at``, whatever the session time zone."""
     if engine.dialect.name == "postgresql":
@@ -178,7 +183,7 @@ def ledger_span(
 def summary(engine: Engine, where: Filter = Filter()) -> Summary:
     stmt = where.apply(
         select(
-            _count(IS_OURS), _count(IS_EXTERNAL), _count(IS_THROTTLED), _count(IS_ERROR),
+            _count(IS_OURS), _calls(IS_EXTERNAL), _count(IS_THROTTLED), _count(IS_ERROR),
             _count(IS_RETRY), _count(L.outcome == RESERVED),
             func.min(L.reserved_at), func.max(L.reserved_at),
         )
@@ -196,7 +201,7 @@ def calls_per_hour(engine: Engine, where: Filter = Filter()) -> list[HourCount]:
     bucket = hour_bucket(engine).label("hour")
     stmt = where.apply(
         select(
-            bucket, _count(IS_OURS), _count(IS_EXTERNAL), _count(IS_THROTTLED),
+            bucket, _count(IS_OURS), _calls(IS_EXTERNAL), _count(IS_THROTTLED),
             _count(IS_RETRY), _count(IS_ERROR),
         )
     ).group_by(bucket).order_by(bucket)  # fmt: skip
@@ -213,9 +218,9 @@ def calls_per_hour(engine: Engine, where: Filter = Filter()) -> list[HourCount]:
 
 def reserved_times(engine: Engine, where: Filter = Filter()) -> list[float]:
     """Epoch seconds of every filtered reservation (ours and external), ascending."""
-    stmt = where.apply(select(L.reserved_at)).order_by(L.reserved_at)
+    stmt = where.apply(select(L.reserved_at, L.weight)).order_by(L.reserved_at)
     with engine.connect() as conn:
-        return [_utc(r[0]).timestamp() for r in conn.execute(stmt)]
+        return [_utc(r[0]).timestamp() for r in conn.execute(stmt) for _ in range(r[1])]
 
 
 def window_series(

@@ -263,3 +263,25 @@ def test_usage_says_room_now_on_the_databases_clock(budget_engine: Engine, key: 
     budget.reserve("b")
     (full,) = budget.usage()
     assert not full.room_now and full.available_at > time.time() + 50
+
+
+def test_a_full_ledger_holding_usage_elsewhere_asks_again_and_gets_room_back(
+    budget_engine: Engine, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Usage elsewhere is placed late on purpose; a fresh view gives the room back."""
+    from courtflow.budget import budget as budget_module
+    from courtflow.budget import usage_sync
+
+    monkeypatch.setattr(budget_module, "RESYNC_SECONDS", 0.0)
+    monkeypatch.setattr(usage_sync, "FRESH_SECONDS", 0.0)
+    now = db_now(budget_engine)
+    answers = [
+        usage(("10/hour", 9, 3600, now + timedelta(seconds=1800))),
+        usage(("10/hour", 0, 3600, None)),  # later: the calls made elsewhere are gone
+    ]
+    budget = Budget(budget_engine, key, parse_rates("10/hour"), safety_margin=0.1, max_sleep=0.0)
+    budget.usage_source = lambda: answers.pop(0) if len(answers) > 1 else answers[0]
+    assert budget.sync_with_server() == 9
+    budget.reserve("a")  # the tenth call of the hour
+    tickets = [budget.reserve("b") for _ in range(9)]  # room again after one more look
+    assert len(tickets) == 9 and answers and len(answers) == 1

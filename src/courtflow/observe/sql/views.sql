@@ -11,7 +11,7 @@ CREATE OR REPLACE VIEW courtflow_calls_per_hour AS
 SELECT budget_key,
        date_trunc('hour', reserved_at AT TIME ZONE 'UTC') AS hour_utc,
        count(*) FILTER (WHERE outcome IS NULL OR outcome <> 'external') AS calls,
-       count(*) FILTER (WHERE outcome = 'external') AS external_calls,
+       coalesce(sum(weight) FILTER (WHERE outcome = 'external'), 0) AS external_calls,
        count(*) FILTER (WHERE status = 429 OR outcome = 'throttled') AS throttled,
        count(*) FILTER (WHERE attempt > 1) AS retries,
        count(*) FILTER (WHERE outcome NOT IN ('ok', 'reserved', 'external')) AS errors
