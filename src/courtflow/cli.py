@@ -184,9 +184,14 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {w.rate:<12} used {w.used}/{w.limit} remaining {w.remaining} room {room}")
     if settings.token is not None and not args.ledger_only:
         from courtflow.client import CourtListenerClient
+        from courtflow.errors import ThrottledError
 
-        with CourtListenerClient(settings) as client:
-            usage = client.api_usage()
+        try:
+            with CourtListenerClient(settings) as client:
+                usage = client.api_usage()
+        except ThrottledError as exc:  # api-usage/ has its own limit (10/min, 120/hour)
+            print(f"server (api-usage/): its own limit is reached; ask in {exc.retry_after:.0f}s")
+            return 0
         print("server (api-usage/):")
         for uw in usage.user_windows:
             print(

@@ -249,13 +249,16 @@ def test_api_usage_throttle_does_not_throttle_the_main_quota(make_harness: MakeH
     h = make_harness()
     h.server.script = [
         httpx.Response(429, json={"detail": "t"}, headers={"Retry-After": "5"}),
-        ok({"current_usage": [], "historical_usage": {}}),
         ok(),
     ]
-    h.client.api_usage()
+    with pytest.raises(ThrottledError):
+        h.client.api_usage()  # at once: no retry, no sleep (reconciliation is skipped)
+    with pytest.raises(ThrottledError):
+        h.client.api_usage()  # still held: not even sent
     assert h.gate.throttles == []
     h.client.get("dockets/1/")
-    assert h.server.times[2] == h.server.times[1]  # main scope was not held back
+    assert len(h.server.times) == 2
+    assert h.server.times[1] == h.server.times[0]  # main scope was not held back
 
 
 def test_every_attempt_is_logged_with_the_structured_fields(
