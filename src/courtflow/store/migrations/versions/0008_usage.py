@@ -1,7 +1,7 @@
 """Usage made elsewhere: weighted ledger rows, the api-usage/ snapshot shared by workers.
 
 Revision ID: 0008_usage
-Revises: 0003_scopes
+Revises: 0004_catalogue
 Create Date: 2026-11-30
 
 - ``api_call_ledger.weight``: how many calls a row stands for (1 for a reservation; the
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_usage"
-down_revision: str | None = "0003_scopes"
+down_revision: str | None = "0004_catalogue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
