@@ -17,7 +17,7 @@ kept:
 
 Each leg is just a URL, so a checkpoint holding any of them resumes exactly.
 
->>> nxt = after_page(spec_order="date_modified", fetched=url, results=rows, next_url=nxt)
+>>> nxt = after_page(field="date_modified", fetched=url, results=rows, next_url=nxt)
 """
 
 from __future__ import annotations
