@@ -7,8 +7,9 @@ Read from Free Law Project's server source (freelawproject/courtlistener, snapsh
 ``INTEGER_LOOKUPS``, ``DATETIME_LOOKUPS``...), its declared filters (``MultipleChoiceFilter``
 with the model's choices) and its ``RelatedFilter`` s. The server validates a parameter by
 walking ``RelatedFilter`` s (``cl.api.utils.is_valid_filter_param``, four levels deep);
-:func:`expand` walks them two levels, enough for ``cluster__docket__court`` on opinions,
-``docket__court`` on clusters or ``financial_disclosure__person__name_last``.
+:func:`expand` walks them three levels: ``cluster__docket__court`` on opinions,
+``docket__court__jurisdiction`` on clusters, ``financial_disclosure__person__name_last``,
+``citing_opinion__cluster__docket__court`` on opinions-cited.
 
 Left out on purpose: ``tags`` (Tag is not in the catalogue), a cluster's ``citations``
 (Citation is not a list endpoint), the negation suffix ``!``, and relations that lead
@@ -39,7 +40,7 @@ from courtflow.filters import (
     ftext,
 )
 
-EXPAND_DEPTH = 2  # relation hops walked from a resource's own filter set
+EXPAND_DEPTH = 3  # relation hops walked from a resource's own filter set (the server: 4)
 
 
 @dataclass(frozen=True)
