@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -72,7 +73,8 @@ class Condition:
 
 
 
-def filter_names(resource: str) -> dict[str, FilterField]:
+@cache
+def filter_names(resource: str) -> Mapping[str, FilterField]:
     """Every filter name of ``resource`` (its own ``date_modified`` included), by name."""
     set_name = FILTER_SET_OF.get(resource)
     return {} if set_name is None else {f.name: f for f in expand(set_name)}

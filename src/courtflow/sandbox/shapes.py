@@ -12,9 +12,11 @@ carry no timestamps. Model fields come from :mod:`courtflow.sandbox.synth` or th
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Protocol
 
 from courtflow.sandbox.records import Links, Row, court, person
+from courtflow.sandbox.synth import Generator, Volumes, catalogue_fields
 from courtflow.sandbox.timefmt import render
 
 
@@ -50,11 +52,19 @@ def _stamps(row: Row) -> dict[str, Any]:
     }
 
 
+@cache
+def model_fields(resource: str) -> tuple[str, ...]:
+    """The model's fields, in the generator's order: one record shape per endpoint whether
+    a row comes from a fixture (fewer or older fields) or from the generator."""
+    return tuple(catalogue_fields(Generator(0, Volumes(0, 0, 0, 0, 0, 0), ()), resource, 0))
+
+
 def _plain(resource: str, links: Links, row: Row, **links_of: str) -> dict[str, Any]:
     """``resource_uri``, ``id``, timestamps, model fields; ``links_of`` maps a field to the
     resource it links to (``person="people"``), lists becoming lists of links."""
     out: dict[str, Any] = {"resource_uri": links.to(resource, row.id), "id": row.id}
-    for name, value in row.fields.items():
+    for name in model_fields(resource):
+        value = row.fields.get(name)
         target = links_of.get(name)
         if target is None:
             out[name] = value

@@ -413,14 +413,16 @@ def _education(g: Generator, s: Stream, index: int) -> dict[str, Any]:
 
 def _school(g: Generator, s: Stream, index: int) -> dict[str, Any]:
     name = f"University of {s.pick(_SURNAMES)}{s.pick(('', ' State', ' Law School'))}"
-    return {"name": name, "ein": 100000000 + s.below(800000000), "is_alias_of": None}
+    alias = g.any_of("schools", s) if s.chance(0.2) else None
+    return {"name": name, "ein": 100000000 + s.below(800000000), "is_alias_of": alias}
 
 
 def _affiliation(g: Generator, s: Stream, index: int) -> dict[str, Any]:
     return {
         "person": g.parent("people", index), "political_party": s.pick(("d", "r", "i", "g")),
         "source": s.pick(("b", "a", "o")), "date_start": _day(s, 1960, 15000),
-        "date_granularity_start": "%Y", "date_end": None, "date_granularity_end": "",
+        "date_granularity_start": "%Y", "date_end": _day(s, 2000, 8000) if s.chance(0.5) else None,
+        "date_granularity_end": "%Y",
     }  # fmt: skip
 
 
