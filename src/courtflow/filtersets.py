@@ -21,8 +21,10 @@ says how it is stored there: ``via`` is the model field holding the link, on thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import overload
 
 from courtflow.filters import (
     BASIC,
@@ -418,8 +420,51 @@ def expand(
     return tuple(out)
 
 
-def resource_filters(resource: str) -> tuple[FilterField, ...]:
+class LazyFilters(Sequence[FilterField]):
+    """A resource's filters, expanded on first use: a DAG file imports the catalogue at
+    every parse and most of them never look at the hundreds of related filter names."""
+
+    __slots__ = ("_items", "resource")
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self._items: tuple[FilterField, ...] | None = None
+
+    def _all(self) -> tuple[FilterField, ...]:
+        if self._items is None:
+            self._items = _expand_resource(self.resource)
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> FilterField: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FilterField]: ...
+
+    def __getitem__(self, index: int | slice) -> FilterField | Sequence[FilterField]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyFilters):
+            return self.resource == other.resource
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(("filters", self.resource))
+
+    def __repr__(self) -> str:
+        return f"LazyFilters({self.resource!r})"
+
+
+def resource_filters(resource: str) -> LazyFilters:
     """The filters a scope of ``resource`` may use; none if its viewset has no filter set."""
+    return LazyFilters(resource)
+
+
+def _expand_resource(resource: str) -> tuple[FilterField, ...]:
     set_name = FILTER_SET_OF.get(resource)
     if set_name is None:
         return ()

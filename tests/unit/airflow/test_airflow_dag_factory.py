@@ -114,8 +114,17 @@ def test_the_dag_serializes_and_deserializes_like_the_scheduler_does() -> None:
     assert back.get_task("dockets.sync").pool == "courtlistener_api_pool"
 
 
+@pytest.mark.parametrize(
+    ("dag_file", "dag_id", "some_tasks"),
+    [
+        ("courtlistener_pipeline.py", "courtlistener_pipeline",
+         {"courts.sync", "opinions.wait_for_budget"}),
+        ("courtlistener_scoped.py", "courtlistener_scoped",
+         {"dockets_scotus.sync", "opinions_ca9.sync", "clusters_ca9.wait_for_budget"}),
+    ],
+)  # fmt: skip
 def test_the_dag_file_parses_without_network_database_or_secrets(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, dag_file: str, dag_id: str, some_tasks: set[str]
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the DAG file opened a network connection at parse time")
@@ -124,7 +133,7 @@ def test_the_dag_file_parses_without_network_database_or_secrets(
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.delenv("AIRFLOW_CONN_COURTLISTENER_DEFAULT", raising=False)
     monkeypatch.setenv("COURTFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    namespace = runpy.run_path(str(REPO / "dags" / "courtlistener_pipeline.py"))
+    namespace = runpy.run_path(str(REPO / "dags" / dag_file))
     dag = namespace["dag"]
-    assert dag.dag_id == "courtlistener_pipeline"
-    assert {t.task_id for t in dag.tasks} >= {"courts.sync", "opinions.wait_for_budget"}
+    assert dag.dag_id == dag_id
+    assert {t.task_id for t in dag.tasks} >= some_tasks
