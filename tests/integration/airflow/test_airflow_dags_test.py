@@ -127,55 +127,6 @@ def fault_seed(config: FaultConfig, wanted: list[str], limit: int = 20000) -> in
     raise AssertionError(f"no seed gives {wanted}")
 
 
-# -- 1b. the shipped scoped DAG: Supreme Court and Ninth Circuit scopes ------------------
-def _scope_ids(sandbox: RunningSandbox, resource: str, name: str, conf: dict[str, str]) -> set[int]:
-    ids: set[int] = set()
-    for court in ("scotus", "ca9"):
-        params: dict[str, str] | None = {
-            "order_by": "date_modified", name: court,
-            "date_modified__gte": conf["since"], "date_modified__lt": conf["until"],
-        }  # fmt: skip
-        url: str | None = f"{sandbox.url}/{resource}/"
-        while url is not None:
-            body = httpx.get(url, params=params,
-                             headers={"Authorization": f"Token {DEMO_TOKEN}"}).json()
-            ids.update(r["id"] for r in body["results"])
-            url, params = body["next"], None
-    return ids
-
-
-def test_scoped_dag_loads_exactly_its_scopes(
-    installation: Installation, sandbox: RunningSandbox, fresh_pg: Any
-) -> None:
-    pg_url = fresh_pg()
-    env = {"AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
-        host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": pg_url})}  # fmt: skip
-    conf = {"since": "2024-01-01T00:00:00Z", "until": "2024-03-01T00:00:00Z"}
-    run = installation.dags_test("courtlistener_scoped", conf, env)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    expected = {
-        "cl_dockets": _scope_ids(sandbox, "dockets", "court", conf),
-        "cl_clusters": _scope_ids(sandbox, "clusters", "docket__court", conf),
-        "cl_opinions": _scope_ids(sandbox, "opinions", "cluster__docket__court", conf),
-    }
-    engine = create_engine(pg_url)
-    try:
-        with engine.connect() as conn:
-            stored = {t: set(conn.execute(text(f"SELECT id FROM {t}")).scalars())
-                      for t in expected}  # fmt: skip
-            scopes = conn.execute(text(
-                "SELECT resource, scope FROM sync_checkpoints WHERE done ORDER BY 1, 2"
-            )).all()  # fmt: skip
-    finally:
-        engine.dispose()
-    assert all(expected.values()) and stored == expected
-    assert [tuple(s) for s in scopes] == sorted(
-        (r, f"{f}={c}") for r, f in (("clusters", "docket__court"), ("dockets", "court"),
-                                    ("opinions", "cluster__docket__court"))
-        for c in ("ca9", "scotus")
-    )  # fmt: skip
-
-
 # -- 1. success: the real DAG file, PostgreSQL target, idempotent rerun --------------------
 def test_real_dag_loads_a_window_into_postgres_and_a_rerun_changes_nothing(
     installation: Installation, sandbox: RunningSandbox, fresh_pg: Any
@@ -404,3 +355,55 @@ def test_the_token_appears_nowhere(installation: Installation, budget_run: Budge
             "SELECT count(*) FROM api_call_ledger WHERE outcome <> 'ok'")).scalar_one()
     engine.dispose()
     assert errors >= 2  # the 503 and the 429 were recorded (and scanned above)
+
+
+# -- last: the shipped scoped DAG, Supreme Court and Ninth Circuit scopes -----------------
+# Last in the module: its direct calls to the sandbox (same token) would reach the other
+# tests' ledgers through the api-usage reconciliation.
+def _scope_ids(sandbox: RunningSandbox, resource: str, name: str, conf: dict[str, str]) -> set[int]:
+    ids: set[int] = set()
+    for court in ("scotus", "ca9"):
+        params: dict[str, str] | None = {
+            "order_by": "date_modified", name: court,
+            "date_modified__gte": conf["since"], "date_modified__lt": conf["until"],
+        }  # fmt: skip
+        url: str | None = f"{sandbox.url}/{resource}/"
+        while url is not None:
+            body = httpx.get(url, params=params,
+                             headers={"Authorization": f"Token {DEMO_TOKEN}"}).json()
+            ids.update(r["id"] for r in body["results"])
+            url, params = body["next"], None
+    return ids
+
+
+@pytest.mark.slow  # one more `airflow dags test` (about a minute); make test-slow runs it
+def test_scoped_dag_loads_exactly_its_scopes(
+    installation: Installation, sandbox: RunningSandbox, fresh_pg: Any
+) -> None:
+    pg_url = fresh_pg()
+    env = {"AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
+        host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": pg_url})}  # fmt: skip
+    conf = {"since": "2024-01-01T00:00:00Z", "until": "2024-03-01T00:00:00Z"}
+    run = installation.dags_test("courtlistener_scoped", conf, env)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    expected = {
+        "cl_dockets": _scope_ids(sandbox, "dockets", "court", conf),
+        "cl_clusters": _scope_ids(sandbox, "clusters", "docket__court", conf),
+        "cl_opinions": _scope_ids(sandbox, "opinions", "cluster__docket__court", conf),
+    }
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            stored = {t: set(conn.execute(text(f"SELECT id FROM {t}")).scalars())
+                      for t in expected}  # fmt: skip
+            scopes = conn.execute(text(
+                "SELECT resource, scope FROM sync_checkpoints WHERE done ORDER BY 1, 2"
+            )).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert all(expected.values()) and stored == expected
+    assert [tuple(s) for s in scopes] == sorted(
+        (r, f"{f}={c}") for r, f in (("clusters", "docket__court"), ("dockets", "court"),
+                                    ("opinions", "cluster__docket__court"))
+        for c in ("ca9", "scotus")
+    )  # fmt: skip

@@ -34,7 +34,7 @@ def sandbox() -> Iterator[RunningSandbox]:
     # A little latency so the two processes' pages interleave.
     config = SandboxConfig(
         rates=("1000000/hour",), seed=3, latency_ms=5,
-        volumes={"dockets": 300, "clusters": 600, "opinions": 1200},
+        volumes={"dockets": 200, "clusters": 400, "opinions": 800},
     )  # fmt: skip
     with start_sandbox(config) as running:
         yield running
