@@ -298,12 +298,34 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
     assert dockets["deferrals"] >= 2 and clusters["deferrals"] >= 1
     engine = create_engine(budget_run.pg_url)
     with engine.connect() as conn:
+        stored = {r: conn.execute(text(f"SELECT count(*) FROM cl_{r}")).scalar_one()
+                  for r in ("dockets", "clusters")}  # fmt: skip
+        calls = dict(conn.execute(text(
+            "SELECT task_id, count(*) FROM api_call_ledger WHERE dag_id='cf_budget' "
+            "GROUP BY 1")).all())  # fmt: skip
         pages = dict(conn.execute(text(
             "SELECT resource, sum(pages) FROM sync_checkpoints GROUP BY 1")).all())
         done = dict(conn.execute(text("SELECT resource, bool_and(done) FROM sync_checkpoints "
                                       "GROUP BY 1")).all())  # fmt: skip
     engine.dispose()
     assert pages["dockets"] >= 3 and done == {"dockets": True, "clusters": True}
+    # The result covers the whole task, every stretch between deferrals, not the last.
+    for resource, result in (("dockets", dockets), ("clusters", clusters)):
+        assert (result["rows"], result["pages"], result["calls"]) == (
+            stored[resource], pages[resource], calls[f"{resource}.sync"]), result
+        assert (result["resource"], result["scope"], result["rejected"]) == (resource, "", 0)
+        assert (result["since"], result["until"]) == (
+            "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00")
+    # The Asset event carries the same totals for downstream DAGs.
+    ((extra,),) = installation.query(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.uri LIKE 'courtlistener://dockets%' AND e.source_dag_id='cf_budget'")
+    assert {k: json.loads(extra)[k] for k in ("rows", "pages", "calls")} == {
+        k: dockets[k] for k in ("rows", "pages", "calls")}
+    # One line per page and one summary per task; nothing repeated on resume.
+    assert out.count("synced dockets") == 1 and out.count("Context impl") == 0
+    assert out.count("dockets page ") == pages["dockets"]
+    assert "page stored" not in out
     # The clusters sensor met the budget dockets had just spent, and deferred too.
     assert "call budget full for" in out and "deferring (worker slot freed)" in out
     # Only the injected burst was a 429: the budget itself never overspent.
