@@ -223,11 +223,20 @@ def test_server_error_is_recovered_by_a_task_retry_resuming_from_the_checkpoint(
     assert result["resumed"] is True  # try 2 went on from the page try 1 had stored
     engine = create_engine(pg_url)
     with engine.connect() as conn:
+        dockets = conn.execute(text("SELECT count(*) FROM cl_dockets")).scalar_one()
+        task_calls = conn.execute(text(
+            "SELECT count(*) FROM api_call_ledger WHERE task_id='dockets.sync'")).scalar_one()
+        (pages,) = conn.execute(text(
+            "SELECT pages FROM sync_checkpoints WHERE resource='dockets'")).one()
         statuses = dict(conn.execute(text(
             "SELECT coalesce(status, 0), count(*) FROM api_call_ledger GROUP BY 1")).all())
         rows = conn.execute(text("SELECT count(*) FROM cl_clusters")).scalar_one()
     engine.dispose()
     assert statuses[503] == 1 and rows > 0  # the failed attempt was reserved and counted
+    # The result of try 2 covers the task: the pages try 1 stored, and every call of
+    # both tries (the 503 too).
+    assert (result["try_number"], result["rows"], result["pages"], result["calls"]) == (
+        2, dockets, pages, task_calls)
     # The clusters sensor found the budget spent by dockets and was rescheduled, not
     # run in a sleeping worker and not deferred.
     reschedules = installation.query(
