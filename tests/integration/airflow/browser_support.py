@@ -121,9 +121,11 @@ def chromium_page(binary: str, profile: Path, port: int,
         deadline = time.monotonic() + 60
         targets: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not targets:
-            with contextlib.suppress(OSError, ValueError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
-                    targets = [t for t in json.load(r) if t.get("type") == "page"]
+            listing = f"http://127.0.0.1:{port}/json/list"
+            with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(
+                listing, timeout=5
+            ) as r:
+                targets = [t for t in json.load(r) if t.get("type") == "page"]
             if not targets:
                 time.sleep(0.25)
         assert targets, "Chromium did not open its DevTools endpoint"

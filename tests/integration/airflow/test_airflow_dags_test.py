@@ -104,6 +104,7 @@ def installation(airflow_template: Path, tmp_path_factory: pytest.TempPathFactor
     dags = root / "dags"
     dags.mkdir()
     shutil.copy(REPO / "dags" / "courtlistener_pipeline.py", dags)  # the real DAG file
+    shutil.copy(REPO / "dags" / "examples" / "courtlistener_taskflow.py", dags)
     for config in SCENARIOS:
         write_dag(dags, config)
     return Installation(home, dags)
@@ -158,6 +159,25 @@ def test_real_dag_loads_a_window_into_postgres_and_a_rerun_changes_nothing(
     engine.dispose()
     assert again == counts
     assert calls_after == calls  # completed windows are not fetched again
+
+
+# -- 1b. the documented TaskFlow example: the operator and the sensor in one's own DAG -----
+def test_the_taskflow_example_syncs_and_hands_the_totals_to_the_next_task(
+    installation: Installation, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "target.sqlite"
+    env = {"AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
+        host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": f"sqlite:///{target}"})}
+    done = installation.dags_test("courtlistener_taskflow_example", DAY, env)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    dag_id = "courtlistener_taskflow_example"
+    for task_id in ("wait_for_budget", "sync_dockets", "summarize"):
+        assert installation.task(dag_id, task_id)[0] == "success"
+    result = installation.xcom(dag_id, "sync_dockets")
+    with sqlite3.connect(target) as db:
+        (rows,) = db.execute("SELECT count(*) FROM cl_dockets").fetchone()
+    assert result["rows"] == rows > 0
+    assert installation.xcom(dag_id, "summarize").startswith(f"{rows} dockets in ")
 
 
 # -- 2. fatal: no retry, alerts sent, no token ---------------------------------------------
