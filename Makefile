@@ -55,7 +55,7 @@ bench: setup
 # test` with each; and check that the core alone (`pip install courtflow`) brings no
 # Airflow and `courtflow sync` runs. COMPAT_AIRFLOW overrides the versions tried.
 compat: setup
-	$(PY) tests/integration/airflow/compat_check.py $(if $(COMPAT_AIRFLOW),--airflow $(COMPAT_AIRFLOW))
+	UV="$(UV)" $(PY) tests/integration/airflow/compat_check.py $(if $(COMPAT_AIRFLOW),--airflow $(COMPAT_AIRFLOW))
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache

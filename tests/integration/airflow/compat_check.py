@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
+# The Makefile passes its own uv command (``uv`` or ``python -m uv``).
+UV = os.environ.get("UV", "uv").split()
 DAY = {"since": "2024-01-02T00:00:00Z", "until": "2024-01-03T00:00:00Z"}
 FACTORY_DAG = '''
 from courtflow.airflow.dag_factory import build_dag
@@ -81,7 +83,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def build_wheel(out: Path) -> Path:
-    done = sh(["uv", "build", "--wheel", "--out-dir", str(out)], cwd=REPO)
+    done = sh([*UV, "build", "--wheel", "--out-dir", str(out)], cwd=REPO)
     if done.returncode != 0:
         raise SystemExit("uv build failed:\n" + tail(done))
     (wheel,) = out.glob("courtflow-*.whl")
@@ -90,10 +92,10 @@ def build_wheel(out: Path) -> Path:
 
 def venv(path: Path, *requirements: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """A fresh virtual environment with ``requirements`` from PyPI (uv's cache helps)."""
-    made = sh(["uv", "venv", "-q", "--python", sys.executable, str(path)])
+    made = sh([*UV, "venv", "-q", "--python", sys.executable, str(path)])
     if made.returncode != 0:
         return path / "bin", made
-    done = sh(["uv", "pip", "install", "-q", "--python", str(path / "bin" / "python"),
+    done = sh([*UV, "pip", "install", "-q", "--python", str(path / "bin" / "python"),
                *requirements], env=clean_env())  # fmt: skip
     return path / "bin", done
 

@@ -58,4 +58,4 @@ def test_the_package_metadata_keeps_airflow_optional() -> None:
     assert not [r for r in core if r.split()[0].lower().startswith(("apache-airflow", "statsd"))]
     airflow = [r for r in needs if r.startswith(("apache-airflow<", "apache-airflow>"))]
     assert airflow and "extra == 'airflow'" in airflow[0], needs
-    assert ">=3.2" in airflow[0] and "<4" in airflow[0]
+    assert ">=3.3" in airflow[0] and "<4" in airflow[0]
