@@ -355,6 +355,9 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
     assert out.count("synced dockets") == 1 and out.count("Context impl") == 0
     assert out.count("dockets page ") == pages["dockets"]
     assert "page stored" not in out
+    # Successful calls stay in the ledger, not in the task log; failed ones are logged.
+    assert not re.search(r"-> 200 ok in|call \S+ 200 in", out)
+    assert re.search(r"-> 503 http_error in", out)
     # The clusters sensor met the budget dockets had just spent, and deferred too.
     assert "call budget full for" in out and "deferring (worker slot freed)" in out
     # Only the injected burst was a 429: the budget itself never overspent.
