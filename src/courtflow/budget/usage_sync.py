@@ -65,10 +65,9 @@ def sync_usage(
             return budget.reconcile(usage, asked_at=kept.asked_at)
     key = usage_key(budget.key)
     with budget.engine.begin() as conn:
-        r = ledger.try_reserve(
-            conn, key, USAGE_RATES, budget.margin, ENDPOINT, budget.run_id, budget.task_id,
-            budget.dag_id,
-        )  # fmt: skip
+        # No run or task ids: these calls serve every worker of the token, and a task's
+        # call count (courtflow.airflow.totals) is of the main quota.
+        r = ledger.try_reserve(conn, key, USAGE_RATES, budget.margin, ENDPOINT)
     if not r.granted or r.call_id is None:
         log.info(
             "api-usage/ budget full for %.0fs: reconciliation skipped until a later occasion",
