@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     case,
+    delete,
     func,
     select,
     text,
@@ -44,7 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from courtflow.budget.admission import SQLITE_NOW, Queueing, Seen, admit_pg, admit_sqlite
 from courtflow.budget.rates import Rate, format_rates, parse_rates, tighter, with_headroom
-from courtflow.budget.tables import api_budget_blocks, api_call_ledger
+from courtflow.budget.tables import api_budget_blocks, api_budget_tickets, api_call_ledger
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallReport
 from courtflow.store.coltypes import UTCDateTime
@@ -294,3 +295,23 @@ def read_state(conn: Connection, key: str) -> tuple[datetime, datetime | None, s
         )
     ).one()
     return row[0], row[1], row[2]
+
+
+# -- tickets -----------------------------------------------------------------------------
+
+
+def hold_ticket(conn: Connection, key: str, ticket: int, seconds: float) -> None:
+    """Keep ``ticket``'s lease for at least ``seconds`` from now (database clock)."""
+    until = db_now(conn) + timedelta(seconds=max(0.0, seconds))
+    T = api_budget_tickets
+    conn.execute(
+        update(T)
+        .where(T.c.id == ticket, T.c.budget_key == key, T.c.lease_until < until)
+        .values(lease_until=until)
+    )
+
+
+def release_ticket(conn: Connection, key: str, ticket: int) -> None:
+    """Remove ``ticket`` from ``key``'s queue."""
+    T = api_budget_tickets
+    conn.execute(delete(T).where(T.c.id == ticket, T.c.budget_key == key))
