@@ -296,15 +296,12 @@ def _hungry(conn: Connection, key: str, top: int | None, q: Queueing) -> frozens
         return frozenset()
     span = min(q.share_span, int(top))
     priority = func.coalesce(_L.c.priority, DEFAULT_PRIORITY)
-    counts: dict[str, int] = dict(
-        conn.execute(
-            select(priority, func.count())
-            .where(_L.c.budget_key == key, _L.c.seq > int(top) - span)
-            .group_by(priority)
-        )
-        .tuples()
-        .all()
+    found = conn.execute(
+        select(priority, func.count())
+        .where(_L.c.budget_key == key, _L.c.seq > int(top) - span)
+        .group_by(priority)
     )
+    counts = {str(p): int(n) for p, n in found}
     return starved(counts, span, q.shares)
 
 

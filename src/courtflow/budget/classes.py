@@ -146,15 +146,12 @@ def class_stats(engine: Engine, key: str, since: datetime) -> tuple[ClassStats, 
             )
         ).all()
         now = db_now(conn)
-        waiting: dict[str, int] = dict(
-            conn.execute(
-                select(T.c.priority, func.count())
-                .where(T.c.budget_key == key, T.c.lease_until > now)
-                .group_by(T.c.priority)
-            )
-            .tuples()
-            .all()
+        tickets = conn.execute(
+            select(T.c.priority, func.count())
+            .where(T.c.budget_key == key, T.c.lease_until > now)
+            .group_by(T.c.priority)
         )
+        waiting = {str(p): int(n) for p, n in tickets}
     waits: dict[str, list[float]] = {}
     for priority, queued_ms in rows:
         waits.setdefault(priority or DEFAULT_PRIORITY, []).append(float(queued_ms or 0.0))
