@@ -57,7 +57,10 @@ class Queueing:
     ``ticket``: its place from an earlier attempt (None: none yet). ``peek``: only ask
     whether it would be admitted (the trigger and sensor), reserving nothing. ``queue``:
     take or renew a ticket when not admitted. The lease lasts to the expected turn, at
-    least ``hold`` seconds, plus ``grace``. ``shares``: minimum shares per class.
+    least ``hold`` seconds, plus ``grace``. ``linger`` (with ``queue``): once admitted,
+    keep the ticket that long, so a caller between two calls keeps its class's claim
+    (a lower class cannot take the rest of a burst meanwhile). ``shares``: minimum
+    shares per class.
     """
 
     priority: str = DEFAULT_PRIORITY
@@ -66,6 +69,7 @@ class Queueing:
     queue: bool = False
     hold: float = 0.0
     grace: float = DEFAULT_GRACE
+    linger: float = 0.0
     shares: tuple[tuple[str, float], ...] = ()
     share_span: int = DEFAULT_SHARE_SPAN
 
@@ -101,6 +105,7 @@ _PG_ADMIT = (
     " %(server_rates)s::text, %(check)s::boolean, %(synchronous)s::boolean,"
     " %(priority)s::text, %(rank)s::integer, %(ticket)s::bigint, %(peek)s::boolean,"
     " %(queue)s::boolean, %(hold)s::double precision, %(grace)s::double precision,"
+    " %(linger)s::double precision,"
     " %(share_classes)s::text[], %(shares)s::double precision[], %(share_span)s::integer)"
 )
 
@@ -153,6 +158,7 @@ def admit_pg(
         "queue": q.queue,
         "hold": q.hold,
         "grace": q.grace,
+        "linger": q.linger,
         "share_classes": share_classes,
         "shares": shares,
         "share_span": q.share_span,
@@ -240,7 +246,7 @@ def admit_sqlite(
     ahead = 0
     if others:
         hungry = _hungry(conn, key, top, q) if q.shares else frozenset()
-        ahead = ahead_of(me, q.priority, q.rank, others, hungry)
+        ahead = ahead_of(me, q.priority, q.rank, others, hungry, now)
     if room and ahead == 0 and not q.peek:
         # A clock stepped back must not break "seq order is time order".
         stamp = now_dt if newest is None or newest <= now_dt else newest
@@ -250,13 +256,22 @@ def admit_sqlite(
             "reserved_at": stamp,
             "outcome": RESERVED,
             "priority": q.priority,
-            "queued_ms": None if me is None else (now - me.arrived_at) * 1000.0,
+            "queued_ms": _queued_ms(me, now),
             **ids,
         }
         call_id = conn.execute(_INSERT, values).scalar_one()
-        if me is not None:
+        kept = None
+        if q.queue and q.linger > 0:
+            until = now_dt + timedelta(seconds=q.linger)
+            linger = {"arrived_at": until, "lease_until": until, "waiting_since": None}
+            if me is None:
+                kept = _insert_ticket(conn, key, q, ids, linger)
+            else:
+                conn.execute(update(_T).where(_T.c.id == me.ticket).values(**linger))
+                kept = me.ticket
+        elif me is not None:
             conn.execute(delete(_T).where(_T.c.id == me.ticket))
-        return Seen(int(call_id), now_dt, blocked, server, blockers, None, 0, now)
+        return Seen(int(call_id), now_dt, blocked, server, blockers, kept, 0, now)
     wake = now
     if not (room and ahead == 0):
         wake = slot_at(_slots(conn, key, rates, ahead, margin), rates, ahead, now, margin)
@@ -266,29 +281,50 @@ def admit_sqlite(
     if q.queue and math.isfinite(wake):
         lease = now_dt + timedelta(seconds=max(wake - now, q.hold) + q.grace)
         if me is None:
-            place = {
-                "budget_key": key,
-                "priority": q.priority,
-                "rank": q.rank,
-                "arrived_at": now_dt,
-                "lease_until": lease,
-                "run_id": ids.get("run_id"),
-                "task_id": ids.get("task_id"),
-            }
-            ticket = conn.execute(insert(_T).returning(_T.c.id), place).scalar_one()
+            waiting = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease}
+            ticket = _insert_ticket(conn, key, q, ids, waiting)
+        elif me.waiting_since is None:  # back from its linger, it must wait: re-arrives now
+            conn.execute(
+                update(_T)
+                .where(_T.c.id == me.ticket)
+                .values(lease_until=lease, arrived_at=now_dt, waiting_since=now_dt)
+            )
         else:
             conn.execute(update(_T).where(_T.c.id == me.ticket).values(lease_until=lease))
         conn.execute(delete(_T).where(_T.c.budget_key == key, _T.c.lease_until <= now_dt))
     return Seen(None, now_dt, blocked, server, blockers, ticket, ahead, wake)
 
 
+def _insert_ticket(
+    conn: Connection, key: str, q: Queueing, ids: dict[str, Any], times: dict[str, Any]
+) -> int:
+    place = {
+        "budget_key": key,
+        "priority": q.priority,
+        "rank": q.rank,
+        "run_id": ids.get("run_id"),
+        "task_id": ids.get("task_id"),
+        **times,
+    }
+    return int(conn.execute(insert(_T).returning(_T.c.id), place).scalar_one())
+
+
+def _queued_ms(me: Place | None, now: float) -> float | None:
+    if me is None or me.waiting_since is None:
+        return None
+    return (now - me.waiting_since) * 1000.0
+
+
 def _live_places(conn: Connection, key: str, now: datetime) -> list[Place]:
     found = conn.execute(
-        select(_T.c.id, _T.c.priority, _T.c.rank, _T.c.arrived_at).where(
+        select(_T.c.id, _T.c.priority, _T.c.rank, _T.c.arrived_at, _T.c.waiting_since).where(
             _T.c.budget_key == key, _T.c.lease_until > now
         )
     ).all()
-    return [Place(int(i), p, int(r), a.timestamp()) for i, p, r, a in found]
+    return [
+        Place(int(i), p, int(r), a.timestamp(), None if w is None else w.timestamp())
+        for i, p, r, a, w in found
+    ]
 
 
 def _hungry(conn: Connection, key: str, top: int | None, q: Queueing) -> frozenset[str]:

@@ -44,6 +44,9 @@ DEFER_HOLD = 120.0
 # A waiter whose turn has come but who still has others before it (they are about to
 # take their slots) re-asks after this, doubling, up to BEHIND_MAX.
 BEHIND_FIRST, BEHIND_MAX = 0.005, 0.25
+# After an admission a caller keeps its class's claim this long (a page to store before
+# its next call), so a lower class cannot take the rest of a burst meanwhile.
+DEFAULT_LINGER = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Budget:
         margin_floor: float = margin.DEFAULT_FLOOR,
         grace: float = DEFAULT_GRACE,
         share_span: int = DEFAULT_SHARE_SPAN,
+        linger: float = DEFAULT_LINGER,
     ) -> None:
         if not rates:
             raise ConfigError("the call budget needs at least one rate such as '5000/hour'")
@@ -111,12 +115,16 @@ class Budget:
             else margin.MarginPolicy.fixed(safety_margin)
         )
         self._margin_read_at: float | None = None
+        self._margin_cold = learn_margin  # learning, but too few calls seen yet
         self.priority = parse_priority(priority)
         shares = min_shares if isinstance(min_shares, tuple) else parse_min_shares(min_shares)
         self.min_shares: tuple[tuple[str, float], ...] = shares
         self.grace = grace
         self.share_span = share_span
-        self._adopted: dict[int, int] = {}  # thread id -> ticket handed over by a deferral
+        self.linger = linger
+        # Thread id -> the ticket its next reserve() starts from: kept after an admission
+        # (linger), or handed over by a deferral (adopt_ticket).
+        self._held: dict[int, int] = {}
         self.max_sleep = max_sleep
         self.run_id, self.task_id, self.dag_id = run_id, task_id, dag_id
         self._sleep = sleep
@@ -175,7 +183,8 @@ class Budget:
         raises :class:`BudgetExhaustedError` carrying the ticket, held for the caller's
         return (:meth:`adopt_ticket`); any other exit gives the place up.
         """
-        ticket = self._adopted.pop(threading.get_ident(), None)
+        thread = threading.get_ident()
+        ticket = self._held.pop(thread, None)
         behind = 0
         keep = False
         try:
@@ -183,6 +192,8 @@ class Budget:
                 r = self._attempt(endpoint, self.queueing(ticket, queue=True))
                 ticket = r.ticket
                 if r.granted:
+                    if ticket is not None:
+                        self._held[thread] = ticket
                     return Ticket(endpoint=endpoint, reserved_at=r.now, call_id=r.call_id)
                 if not math.isfinite(r.available_at):
                     raise BlockedError(
@@ -195,6 +206,10 @@ class Budget:
                     behind += 1
                 else:
                     behind = 0
+                if self._margin_cold:
+                    # The wait was planned with the ceiling: re-plan once the first
+                    # calls have taught the margin, rather than sleep the ceiling out.
+                    wait = min(wait, MARGIN_REFRESH)
                 if wait > self.max_sleep:
                     if ticket is not None:
                         self.hold(ticket, wait + DEFER_HOLD)
@@ -226,6 +241,7 @@ class Budget:
             queue=queue,
             hold=hold,
             grace=self.grace,
+            linger=self.linger if queue and not peek else 0.0,
             shares=self.min_shares,
             share_span=self.share_span,
         )
@@ -250,7 +266,13 @@ class Budget:
     def adopt_ticket(self, ticket: int | None) -> None:
         """Give this thread's next :meth:`reserve` the place ``ticket`` holds (after a deferral)."""
         if ticket is not None:
-            self._adopted[threading.get_ident()] = int(ticket)
+            self._held[threading.get_ident()] = int(ticket)
+
+    def close(self) -> None:
+        """Give up the places this budget's callers still hold (their work is done)."""
+        while self._held:
+            _, ticket = self._held.popitem()
+            self.release(ticket)
 
     def hold(self, ticket: int, seconds: float) -> None:
         """Keep ``ticket``'s place for at least ``seconds`` more."""
@@ -275,6 +297,7 @@ class Budget:
             with self.engine.connect() as conn:
                 samples = margin.recent_samples(conn, self.key)
             self.margin = margin.margin_from(samples, self.margin_policy)
+            self._margin_cold = len(samples) < margin.MIN_SAMPLES
         return self.margin
 
     def _attempt(self, endpoint: str | None, q: Queueing) -> ledger.Reservation:

@@ -187,16 +187,19 @@ class Place:
     priority: str
     rank: int
     arrived_at: float
+    waiting_since: float | None = None  # None: admitted, back within its linger
 
 
 def ahead_of(
     me: Place | None, my_priority: str, my_rank: int, others: Iterable[Place],
-    hungry: frozenset[str],
+    hungry: frozenset[str], now: float,
 ) -> int:  # fmt: skip
     """How many live tickets are served before a caller (``me``: its ticket, None: none yet).
 
     A ticket goes first when its effective rank is higher, or equal and it arrived
-    earlier (ties by ticket id); a caller without a ticket arrives now, behind its equals.
+    earlier (ties by ticket id). A caller without a ticket arrives ``now``, after its
+    equals that arrived by then; a caller admitted moments ago keeps a ticket that
+    "arrives" when its linger ends, so it blocks lower classes but not its equals.
     """
     mine = effective_rank(my_priority, my_rank, hungry)
     count = 0
@@ -204,9 +207,11 @@ def ahead_of(
         if me is not None and other.ticket == me.ticket:
             continue
         theirs = effective_rank(other.priority, other.rank, hungry)
-        if theirs > mine or (
-            theirs == mine
-            and (me is None or (other.arrived_at, other.ticket) < (me.arrived_at, me.ticket))
-        ):
+        if theirs > mine:
             count += 1
+        elif theirs == mine:
+            if me is None:
+                count += other.arrived_at <= now
+            else:
+                count += (other.arrived_at, other.ticket) < (me.arrived_at, me.ticket)
     return count

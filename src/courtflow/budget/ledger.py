@@ -72,7 +72,7 @@ class Reservation:
     available_at: float
     rates: tuple[Rate, ...] = ()  # the rates checked: configured, plus the server's if tighter
     server_rates: str | None = None  # as stored for the key (comma-separated), if any
-    ticket: int | None = None  # the caller's place in the waiters' queue, if it holds one
+    ticket: int | None = None  # the caller's place in the queue (kept for its linger once granted)
     ahead: int = 0  # waiters served before this caller
 
     @property
@@ -192,7 +192,7 @@ def try_reserve(
         now = epoch(seen.now)
         if seen.call_id is not None:
             return Reservation(
-                True, seen.call_id, now, now, tighter(effective), seen.server_rates, None, 0
+                True, seen.call_id, now, now, tighter(effective), seen.server_rates, seen.ticket, 0
             )
         q = replace(q, ticket=seen.ticket)
         if check and seen.server_rates != known:

@@ -224,4 +224,6 @@ def test_a_long_wait_keeps_the_ticket_for_the_deferred_caller(
     assert budget.peek(ticket).ready
     budget.adopt_ticket(ticket)
     assert budget.reserve("dockets/").call_id is not None
+    assert live_tickets(budget_engine, key) == {BACKFILL: 1}  # its claim between calls
+    budget.close()
     assert live_tickets(budget_engine, key) == {}

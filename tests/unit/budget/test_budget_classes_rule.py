@@ -51,20 +51,29 @@ def test_classes_rank_interactive_over_incremental_over_backfill() -> None:
     [(QUEUE[3], 0), (QUEUE[1], 1), (QUEUE[0], 2), (QUEUE[2], 3)],
 )
 def test_a_ticket_waits_behind_higher_classes_and_earlier_equals(me: Place, expected: int) -> None:
-    assert ahead_of(me, me.priority, me.rank, QUEUE, frozenset()) == expected
+    assert ahead_of(me, me.priority, me.rank, QUEUE, frozenset(), now=20.0) == expected
 
 
 def test_a_caller_without_a_ticket_arrives_now_behind_its_equals() -> None:
-    assert ahead_of(None, BACKFILL, rank(BACKFILL), QUEUE, frozenset()) == 4
-    assert ahead_of(None, INCREMENTAL, rank(INCREMENTAL), QUEUE, frozenset()) == 2
-    assert ahead_of(None, INTERACTIVE, rank(INTERACTIVE), QUEUE, frozenset()) == 1
+    assert ahead_of(None, BACKFILL, rank(BACKFILL), QUEUE, frozenset(), now=20.0) == 4
+    assert ahead_of(None, INCREMENTAL, rank(INCREMENTAL), QUEUE, frozenset(), now=20.0) == 2
+    assert ahead_of(None, INTERACTIVE, rank(INTERACTIVE), QUEUE, frozenset(), now=20.0) == 1
+
+
+def test_a_caller_back_within_its_linger_blocks_lower_classes_but_not_its_equals() -> None:
+    # Admitted at 14.0 with a linger of 1 s: its ticket "arrives" at 15.0.
+    lingering = [place(5, INCREMENTAL, 15.0)]
+    assert ahead_of(None, BACKFILL, rank(BACKFILL), lingering, frozenset(), now=14.5) == 1
+    assert ahead_of(None, INCREMENTAL, rank(INCREMENTAL), lingering, frozenset(), now=14.5) == 0
+    waiter = place(6, INCREMENTAL, 14.2)
+    assert ahead_of(waiter, INCREMENTAL, rank(INCREMENTAL), lingering, frozenset(), 14.5) == 0
 
 
 def test_a_starved_class_goes_first_in_arrival_order() -> None:
     hungry = frozenset({BACKFILL})
-    assert ahead_of(QUEUE[0], BACKFILL, rank(BACKFILL), QUEUE, hungry) == 0
-    assert ahead_of(QUEUE[2], BACKFILL, rank(BACKFILL), QUEUE, hungry) == 1
-    assert ahead_of(QUEUE[3], INTERACTIVE, rank(INTERACTIVE), QUEUE, hungry) == 2
+    assert ahead_of(QUEUE[0], BACKFILL, rank(BACKFILL), QUEUE, hungry, now=20.0) == 0
+    assert ahead_of(QUEUE[2], BACKFILL, rank(BACKFILL), QUEUE, hungry, now=20.0) == 1
+    assert ahead_of(QUEUE[3], INTERACTIVE, rank(INTERACTIVE), QUEUE, hungry, now=20.0) == 2
 
 
 def test_a_class_below_its_share_of_recent_admissions_is_starved() -> None:

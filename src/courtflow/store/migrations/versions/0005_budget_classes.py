@@ -34,7 +34,7 @@ CREATE OR REPLACE FUNCTION courtflow_admit(
     p_endpoint text, p_attempt integer, p_run_id text, p_task_id text, p_dag_id text,
     p_server_rates text, p_check_server_rates boolean, p_synchronous boolean,
     p_priority text, p_rank integer, p_ticket bigint, p_peek boolean, p_queue boolean,
-    p_hold double precision, p_grace double precision,
+    p_hold double precision, p_grace double precision, p_linger double precision,
     p_share_classes text[], p_shares double precision[], p_share_span integer
 ) RETURNS TABLE (
     o_call_id bigint, o_now timestamptz, o_blocked_until timestamptz,
@@ -47,6 +47,7 @@ DECLARE
     v_blocker timestamptz;
     v_room boolean := true;
     v_arrived timestamptz;
+    v_since timestamptz;
     v_waiting boolean;
     v_hungry text[] := '{}';
     v_count bigint;
@@ -86,9 +87,11 @@ BEGIN
         v_room := false;
     END IF;
     -- The queue: live tickets served before this caller (higher effective rank, or the
-    -- same and earlier arrival; a caller without a ticket arrives now).
+    -- same and earlier arrival; a caller without a ticket arrives now, after its equals
+    -- that arrived by now; a ticket back within its linger arrives when that ends).
     IF p_ticket IS NOT NULL THEN
-        SELECT t.id, t.arrived_at INTO o_ticket, v_arrived FROM api_budget_tickets t
+        SELECT t.id, t.arrived_at, t.waiting_since INTO o_ticket, v_arrived, v_since
+          FROM api_budget_tickets t
          WHERE t.id = p_ticket AND t.budget_key = p_key AND t.lease_until > o_now;
     END IF;
     SELECT EXISTS (SELECT 1 FROM api_budget_tickets t WHERE t.budget_key = p_key
@@ -111,7 +114,8 @@ BEGIN
          WHERE t.budget_key = p_key AND t.lease_until > o_now AND t.id IS DISTINCT FROM o_ticket
            AND (t.rank + CASE WHEN t.priority = ANY(v_hungry) THEN 1000 ELSE 0 END > v_eff
                 OR (t.rank + CASE WHEN t.priority = ANY(v_hungry) THEN 1000 ELSE 0 END = v_eff
-                    AND (o_ticket IS NULL OR t.arrived_at < v_arrived
+                    AND (t.arrived_at < coalesce(v_arrived, o_now)
+                         OR (o_ticket IS NULL AND t.arrived_at = o_now)
                          OR (t.arrived_at = v_arrived AND t.id < o_ticket))));
     END IF;
     IF v_room AND o_ahead = 0 AND NOT p_peek THEN
@@ -119,9 +123,26 @@ BEGIN
                                      attempt, run_id, task_id, dag_id, priority, queued_ms)
         VALUES (p_key, coalesce(v_top, 0) + 1, greatest(o_now, v_newest), p_endpoint,
                 'reserved', p_attempt, p_run_id, p_task_id, p_dag_id, p_priority,
-                extract(epoch FROM o_now - v_arrived) * 1000.0)
+                extract(epoch FROM o_now - v_since) * 1000.0)
         RETURNING id INTO o_call_id;
-        IF o_ticket IS NOT NULL THEN
+        IF p_queue AND p_linger > 0 THEN
+            -- Between its calls (a page to store) the caller keeps its class's claim for
+            -- p_linger, so a lower class cannot take the rest of a burst meanwhile; it
+            -- re-arrives after its equals that came while it was away.
+            IF o_ticket IS NULL THEN
+                INSERT INTO api_budget_tickets (budget_key, priority, rank, arrived_at,
+                                                lease_until, run_id, task_id)
+                VALUES (p_key, p_priority, p_rank, o_now + make_interval(secs => p_linger),
+                        o_now + make_interval(secs => p_linger), p_run_id, p_task_id)
+                RETURNING id INTO o_ticket;
+            ELSE
+                UPDATE api_budget_tickets
+                   SET arrived_at = o_now + make_interval(secs => p_linger),
+                       lease_until = o_now + make_interval(secs => p_linger),
+                       waiting_since = NULL
+                 WHERE id = o_ticket;
+            END IF;
+        ELSIF o_ticket IS NOT NULL THEN
             DELETE FROM api_budget_tickets WHERE id = o_ticket;
             o_ticket := NULL;
         END IF;
@@ -157,15 +178,18 @@ BEGIN
     IF p_queue AND o_wake IS NOT NULL THEN
         IF o_ticket IS NULL THEN
             INSERT INTO api_budget_tickets (budget_key, priority, rank, arrived_at,
-                                            lease_until, run_id, task_id)
-            VALUES (p_key, p_priority, p_rank, o_now,
+                                            waiting_since, lease_until, run_id, task_id)
+            VALUES (p_key, p_priority, p_rank, o_now, o_now,
                     greatest(o_wake, o_now + make_interval(secs => p_hold))
                     + make_interval(secs => p_grace), p_run_id, p_task_id)
             RETURNING id INTO o_ticket;
         ELSE
+            -- A lingering caller that must wait re-arrives now.
             UPDATE api_budget_tickets
                SET lease_until = greatest(o_wake, o_now + make_interval(secs => p_hold))
-                                 + make_interval(secs => p_grace)
+                                 + make_interval(secs => p_grace),
+                   arrived_at = CASE WHEN waiting_since IS NULL THEN o_now ELSE arrived_at END,
+                   waiting_since = coalesce(waiting_since, o_now)
              WHERE id = o_ticket;
         END IF;
         DELETE FROM api_budget_tickets WHERE budget_key = p_key AND lease_until <= o_now;
@@ -187,6 +211,7 @@ def upgrade() -> None:
         sa.Column("priority", TEXT, nullable=False),
         sa.Column("rank", sa.Integer(), nullable=False),
         sa.Column("arrived_at", TS, nullable=False),
+        sa.Column("waiting_since", TS, nullable=True),
         sa.Column("lease_until", TS, nullable=False),
         sa.Column("run_id", TEXT, nullable=True),
         sa.Column("task_id", TEXT, nullable=True),
@@ -203,7 +228,7 @@ def downgrade() -> None:
             "DROP FUNCTION IF EXISTS courtflow_admit(text, integer[], double precision[], "
             "double precision, text, integer, text, text, text, text, boolean, boolean, "
             "text, integer, bigint, boolean, boolean, double precision, double precision, "
-            "text[], double precision[], integer)"
+            "double precision, text[], double precision[], integer)"
         )
     op.drop_index("ix_api_budget_tickets_budget_key", table_name="api_budget_tickets")
     op.drop_table("api_budget_tickets")
