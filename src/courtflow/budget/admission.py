@@ -246,7 +246,9 @@ def admit_sqlite(
     ahead = 0
     if others:
         hungry = _hungry(conn, key, top, q) if q.shares else frozenset()
-        ahead = ahead_of(me, q.priority, q.rank, others, hungry, now)
+        # Back within its linger, a caller arrives now, like one without a ticket.
+        waiting = me if me is not None and me.waiting_since is not None else None
+        ahead = ahead_of(waiting, q.priority, q.rank, others, hungry, now)
     if room and ahead == 0 and not q.peek:
         # A clock stepped back must not break "seq order is time order".
         stamp = now_dt if newest is None or newest <= now_dt else newest
@@ -281,8 +283,8 @@ def admit_sqlite(
     if q.queue and math.isfinite(wake):
         lease = now_dt + timedelta(seconds=max(wake - now, q.hold) + q.grace)
         if me is None:
-            waiting = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease}
-            ticket = _insert_ticket(conn, key, q, ids, waiting)
+            times = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease}
+            ticket = _insert_ticket(conn, key, q, ids, times)
         elif me.waiting_since is None:  # back from its linger, it must wait: re-arrives now
             conn.execute(
                 update(_T)

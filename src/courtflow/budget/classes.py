@@ -197,9 +197,9 @@ def ahead_of(
     """How many live tickets are served before a caller (``me``: its ticket, None: none yet).
 
     A ticket goes first when its effective rank is higher, or equal and it arrived
-    earlier (ties by ticket id). A caller without a ticket arrives ``now``, after its
-    equals that arrived by then; a caller admitted moments ago keeps a ticket that
-    "arrives" when its linger ends, so it blocks lower classes but not its equals.
+    earlier (ties by ticket id). A caller without a ticket, or back within its linger,
+    arrives ``now``, after its equals that arrived by then. A lingering ticket
+    "arrives" when its linger ends: it holds off lower classes, never its equals.
     """
     mine = effective_rank(my_priority, my_rank, hungry)
     count = 0

@@ -94,6 +94,11 @@ BEGIN
           FROM api_budget_tickets t
          WHERE t.id = p_ticket AND t.budget_key = p_key AND t.lease_until > o_now;
     END IF;
+    IF v_since IS NULL THEN
+        -- Back within its linger: it arrives now, like a caller without a ticket (its
+        -- claim holds off lower classes only).
+        v_arrived := NULL;
+    END IF;
     SELECT EXISTS (SELECT 1 FROM api_budget_tickets t WHERE t.budget_key = p_key
                     AND t.lease_until > o_now AND t.id IS DISTINCT FROM o_ticket)
       INTO v_waiting;
@@ -115,7 +120,7 @@ BEGIN
            AND (t.rank + CASE WHEN t.priority = ANY(v_hungry) THEN 1000 ELSE 0 END > v_eff
                 OR (t.rank + CASE WHEN t.priority = ANY(v_hungry) THEN 1000 ELSE 0 END = v_eff
                     AND (t.arrived_at < coalesce(v_arrived, o_now)
-                         OR (o_ticket IS NULL AND t.arrived_at = o_now)
+                         OR (v_arrived IS NULL AND t.arrived_at = o_now)
                          OR (t.arrived_at = v_arrived AND t.id < o_ticket))));
     END IF;
     IF v_room AND o_ahead = 0 AND NOT p_peek THEN
