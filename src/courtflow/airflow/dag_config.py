@@ -67,6 +67,12 @@ def _strings(value: Any, *, name: str) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def _priority(value: Any, *, name: str) -> str | None:
+    from courtflow.budget.classes import parse_priority
+
+    return None if value is None else parse_priority(str(value), name=name)
+
+
 def _check_keys(data: Mapping[str, Any], cls: type, what: str) -> None:
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
@@ -82,6 +88,7 @@ class ResourceConfig:
     fields: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     max_sleep: float | None = None  # overrides the DAG's for this resource
+    priority: str | None = None  # budget class; overrides the DAG's for this resource
 
     @property
     def group_id(self) -> str:
@@ -102,6 +109,7 @@ class ResourceConfig:
             fields=_strings(value.get("fields"), name=f"{name}.fields"),
             omit=_strings(value.get("omit"), name=f"{name}.omit"),
             max_sleep=None if max_sleep is None else float(max_sleep),
+            priority=_priority(value.get("priority"), name=f"{name}.priority"),
         )
 
 
@@ -156,6 +164,9 @@ class PipelineConfig:
     retry_exponential_backoff: float = 2.0
     max_retry_delay: timedelta = timedelta(minutes=30)
     max_sleep: float | None = None  # None: the connection's max_sleep
+    # The budget priority class of the DAG's calls (interactive, incremental, backfill);
+    # None: backfill in backfill runs, incremental otherwise.
+    priority: str | None = None
     sensor: SensorMode = "deferrable"
     sensor_poke_interval: timedelta = timedelta(seconds=60)
     sensor_timeout: timedelta = timedelta(hours=6)
@@ -213,6 +224,8 @@ class PipelineConfig:
                 values[key] = int(values[key])
         if values.get("max_sleep") is not None:
             values["max_sleep"] = float(values["max_sleep"])
+        if "priority" in values:
+            values["priority"] = _priority(values["priority"], name="priority")
         if "retry_exponential_backoff" in values:
             values["retry_exponential_backoff"] = float(values["retry_exponential_backoff"])
         return cls(**values)

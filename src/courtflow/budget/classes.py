@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import Engine, func, select
-
-from courtflow.budget.tables import EXTERNAL, api_budget_tickets, api_call_ledger
 from courtflow.errors import ConfigError
+
+if TYPE_CHECKING:  # DAG files import the class names: keep SQLAlchemy out of their parse
+    from sqlalchemy import Engine
 
 INTERACTIVE: Final = "interactive"
 INCREMENTAL: Final = "incremental"
@@ -136,7 +136,10 @@ def class_stats(engine: Engine, key: str, since: datetime) -> tuple[ClassStats, 
     Every known class is listed (zeros when idle), highest first, then any other value
     found in the ledger; rows from before classes existed count as ``incremental``.
     """
+    from sqlalchemy import func, select
+
     from courtflow.budget.ledger import db_now  # ledger imports this module
+    from courtflow.budget.tables import EXTERNAL, api_budget_tickets, api_call_ledger
 
     L, T = api_call_ledger, api_budget_tickets
     with engine.connect() as conn:
