@@ -20,18 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from courtflow.budget import ledger, margin, retention, seqlog
 from courtflow.budget.admission import DEFAULT_GRACE, Queueing
 from courtflow.budget.classes import DEFAULT_SHARE_SPAN, parse_min_shares, parse_priority
+from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
 from courtflow.budget.rates import Rate, format_rates, tighter, with_headroom
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.client.usage import ApiUsage
 from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
+
+__all__ = ["Budget", "WindowUsage", "dispose_reserving_engine", "reserving_engine"]
 
 log = logging.getLogger("courtflow.budget")
 
@@ -444,41 +447,6 @@ class Budget:
 
 # A row placed exactly at a window's start would already be outside it.
 _TICK = timedelta(milliseconds=1)
-
-
-_RESERVING: dict[str, Engine] = {}
-_RESERVING_LOCK = threading.Lock()
-
-
-def reserving_engine(engine: Engine) -> Engine:
-    """A small AUTOCOMMIT pool on ``engine``'s PostgreSQL database, for reservations only.
-
-    No pre-ping and no reset on return: a reservation is one statement, and a dropped
-    connection is retried once by :meth:`Budget.try_reserve`. That saves two round
-    trips of the shared pool per reservation, a third of its client CPU.
-    """
-    url = engine.url.render_as_string(hide_password=False)
-    with _RESERVING_LOCK:
-        found = _RESERVING.get(url)
-        if found is None:
-            found = create_engine(
-                engine.url,
-                isolation_level="AUTOCOMMIT",
-                pool_reset_on_return=None,
-                pool_size=10,
-                max_overflow=20,
-                connect_args={"connect_timeout": 10},
-            )
-            _RESERVING[url] = found
-        return found
-
-
-def dispose_reserving_engine(url: str) -> None:
-    """Close the reservation pool of ``url`` (tests and tools that drop databases)."""
-    with _RESERVING_LOCK:
-        found = _RESERVING.pop(url, None)
-    if found is not None:
-        found.dispose()
 
 
 if TYPE_CHECKING:
