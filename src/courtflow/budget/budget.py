@@ -442,6 +442,7 @@ class Budget:
         """Roll up and delete this key's rows older than every window and the retention."""
         longest = max(r.period for r in self.rates) + self.margin
         with self.engine.begin() as conn:
+            ledger.drop_expired_tickets(conn, self.key)  # of callers that never came back
             return retention.purge(conn, max(retention_seconds, longest), key=self.key)
 
 

@@ -315,3 +315,10 @@ def release_ticket(conn: Connection, key: str, ticket: int) -> None:
     """Remove ``ticket`` from ``key``'s queue."""
     T = api_budget_tickets
     conn.execute(delete(T).where(T.c.id == ticket, T.c.budget_key == key))
+
+
+def drop_expired_tickets(conn: Connection, key: str) -> int:
+    """Delete ``key``'s tickets whose lease has run out; returns how many."""
+    T = api_budget_tickets
+    result = conn.execute(delete(T).where(T.c.budget_key == key, T.c.lease_until <= db_now(conn)))
+    return int(result.rowcount or 0)

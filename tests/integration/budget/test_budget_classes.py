@@ -172,6 +172,10 @@ def test_a_crashed_waiters_ticket_stops_counting_when_its_lease_ends(
             .values(lease_until=ledger.db_now(conn) - timedelta(seconds=1))
         )
     assert attempt(budget_engine, key, Queueing(BACKFILL)).granted
+    Budget(budget_engine, key, ROOMY).purge()  # and the housekeeping deletes it
+    with budget_engine.connect() as conn:
+        T = api_budget_tickets
+        assert conn.execute(select(func.count()).where(T.c.budget_key == key)).scalar_one() == 0
 
 
 def test_a_higher_class_without_a_ticket_goes_before_lower_waiters(
