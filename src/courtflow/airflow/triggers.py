@@ -156,8 +156,9 @@ class BudgetTrigger(BaseTrigger):
                 if ticket is not None:
                     await asyncio.to_thread(budget.hold, ticket, RESUME_HOLD)
                 waited = time.monotonic() - started
-                self.log.info("budget %s: this %s call's turn after %.1fs (%d checks)",
-                              budget.key, budget.priority, waited, checks)  # fmt: skip
+                self.log.info("budget %s has room after %.1fs (%d checks), and it is this "
+                              "%s call's turn", budget.key, waited, checks,
+                              budget.priority)  # fmt: skip
                 event = {"status": "ready", "checks": checks, "waited": round(waited, 3),
                          "ticket": ticket}  # fmt: skip
                 yield TriggerEvent({**event, **self.payload})  # type: ignore[no-untyped-call]
