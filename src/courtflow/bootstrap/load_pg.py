@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from courtflow.bootstrap.exports import Export, ExportType
-from courtflow.bootstrap.reader import Chunk
+from courtflow.bootstrap.reader import Chunk, parse_records
 from courtflow.bootstrap.rows import (
     BULK_HASH_DIGITS,
     BULK_HASH_PREFIX,
@@ -142,7 +142,7 @@ class PgLoader:
         exprs = [hash_col if n == "content_hash" else values[n].label(n) for n in names]
         source = (
             select(*exprs)
-            .distinct(pick.c.id)
+            .ext(postgresql.distinct_on(pick.c.id))
             .order_by(pick.c.id, values["date_modified"].desc(), hash_col.desc())
         )
         insert = postgresql.insert(table).from_select(names, source)
@@ -189,6 +189,13 @@ class PgLoader:
         return read, int(result.rowcount)
 
     def _file_error(self, exc: BaseException, chunk: Chunk) -> BulkFileError:
+        # COPY's CSV parser is lenient with a stray quote (it reads on into the next
+        # records and fails later); the strict parser finds where the damage starts.
+        try:
+            for _ in parse_records(chunk, self.label, len(self.header)):
+                pass
+        except BulkFileError as precise:
+            return precise
         diag = getattr(exc, "diag", None)
         primary = getattr(diag, "message_primary", None) or str(exc).splitlines()[0]
         context = getattr(diag, "context", None) or ""

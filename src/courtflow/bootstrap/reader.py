@@ -191,42 +191,57 @@ class ExportStream:
         self._offset, self._line = offset, line
 
     def chunks(self) -> Iterator[Chunk]:
-        """Chunks of about ``chunk_bytes``, each ending at a record boundary."""
-        parts = [self._pending]
-        size = len(self._pending)
-        exhausted = False
-        while not exhausted:
-            block = next(self._data, None)
-            if block is None:
-                exhausted = True
-            else:
+        """Chunks of about ``chunk_bytes``, each ending at a record boundary.
+
+        Whole chunks are handed out before more input is read, so when the input breaks
+        (a truncated download) every complete chunk before the break can be committed.
+        """
+        data, exhausted = self._pending, False
+        while True:
+            start = 0
+            while len(data) - start >= self.chunk_bytes:
+                cut = record_end(data[start:start + self.chunk_bytes])
+                if cut <= 0:  # a record longer than a chunk: take it whole
+                    cut = record_end(data[start:])
+                    if cut <= 0:
+                        break
+                yield self._chunk(data[start:start + cut])
+                start += cut
+            rest = data[start:]
+            if exhausted:
+                if _unescaped(rest).count(b'"') % 2:
+                    raise BulkFileError(
+                        self.label, self._line + _last_boundary_lines(rest),
+                        "a quoted field is never closed before the end of the file "
+                        "(broken quoting or a truncated file)",
+                    )  # fmt: skip
+                if rest:
+                    yield self._chunk(rest)
+                return
+            if len(rest) > MAX_RECORD_BYTES:
+                raise BulkFileError(
+                    self.label, self._line,
+                    "a quoted field that starts on or after this line is never closed "
+                    "(broken quoting)",
+                )  # fmt: skip
+            # At least one more block (rest may be a record longer than a chunk), then
+            # enough for a chunk.
+            parts, size = [rest], len(rest)
+            while True:
+                block = next(self._data, None)
+                if block is None:
+                    exhausted = True
+                    break
                 parts.append(block)
                 size += len(block)
-                if size < self.chunk_bytes:
-                    continue
+                if size >= self.chunk_bytes:
+                    break
             data = b"".join(parts)
-            cut = len(data) if exhausted else record_end(data)
-            if cut <= 0:
-                if len(data) > MAX_RECORD_BYTES:
-                    raise BulkFileError(
-                        self.label, self._line,
-                        "a quoted field that starts on or after this line is never closed "
-                        "(broken quoting)",
-                    )  # fmt: skip
-                parts, size = [data], len(data)
-                continue
-            head, rest = data[:cut], data[cut:]
-            if exhausted and _unescaped(head).count(b'"') % 2:
-                raise BulkFileError(
-                    self.label, self._line + _last_boundary_lines(head),
-                    "a quoted field is never closed before the end of the file "
-                    "(broken quoting or a truncated file)",
-                )  # fmt: skip
-            if head:
-                chunk = Chunk(head, self._offset, self._line)
-                self._offset, self._line = chunk.end_offset, chunk.next_line
-                yield chunk
-            parts, size = [rest], len(rest)
+
+    def _chunk(self, data: bytes) -> Chunk:
+        chunk = Chunk(data, self._offset, self._line)
+        self._offset, self._line = chunk.end_offset, chunk.next_line
+        return chunk
 
 
 def _last_boundary_lines(data: bytes) -> int:
