@@ -156,7 +156,7 @@ class ExportStream:
             if block is None:
                 break
             self._pending += block
-            if len(self._pending) > 1 << 20:
+            if len(self._pending) > 1 << 20 and b"\n" not in self._pending:
                 raise BulkFileError(self.label, 1, "no header line (not a CSV export)")
         line, sep, rest = self._pending.partition(b"\n")
         if not sep and not line:
