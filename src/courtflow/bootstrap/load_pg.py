@@ -61,6 +61,8 @@ _CORE_TYPES: dict[ExportType, type[TypeEngine[Any]]] = {
     "datetime": UTCDateTime, "text": Text,
 }  # fmt: skip
 _LINE = re.compile(r"line (\d+)")
+# "ON CONFLICT DO UPDATE command cannot affect row a second time": an id twice in a chunk.
+_CARDINALITY_VIOLATION = "21000"
 
 # Staging tables live in their own MetaData: they must never reach migrations.
 _stage_metadata = MetaData()
@@ -94,9 +96,10 @@ class PgLoader:
         self.filters = filters
         self.export_date = export_date
         self.run_id = run_id
-        self._merge = self._merge_statement()
+        self._merge = self._merge_statement(dedupe=False)
+        self._merge_deduped = self._merge_statement(dedupe=True)
 
-    def _merge_statement(self) -> Any:
+    def _merge_statement(self, *, dedupe: bool) -> Any:
         stage, export, spec = self.stage, self.export, self.spec
         keep = {c.name for c in record_columns(export, spec)}
         # The staged row as JSON, less the heavy fields the API path omits.
@@ -140,11 +143,13 @@ class PgLoader:
         names = [c.name for c in table.columns]
         hash_col = content_hash.label("content_hash")
         exprs = [hash_col if n == "content_hash" else values[n].label(n) for n in names]
-        source = (
-            select(*exprs)
-            .ext(postgresql.distinct_on(pick.c.id))
-            .order_by(pick.c.id, values["date_modified"].desc(), hash_col.desc())
-        )
+        source = select(*exprs)
+        if dedupe:
+            # One version per id (the winner), as PostgreSQL refuses to update a row twice
+            # in one statement; only needed when a chunk repeats an id (exports do not).
+            source = source.ext(postgresql.distinct_on(pick.c.id)).order_by(
+                pick.c.id, values["date_modified"].desc(), hash_col.desc()
+            )
         insert = postgresql.insert(table).from_select(names, source)
         # SQLAlchemy keeps an INSERT's rowcount only when asked: rows inserted or changed.
         return insert.on_conflict_do_update(
@@ -180,10 +185,15 @@ class PgLoader:
             raise self._file_error(exc, chunk) from None
         finally:
             cursor.close()
+        params = {"run_id": self.run_id, "loaded_at": datetime.now(UTC)}
         try:
-            result = conn.execute(
-                self._merge, {"run_id": self.run_id, "loaded_at": datetime.now(UTC)}
-            )
+            try:
+                with conn.begin_nested():
+                    result = conn.execute(self._merge, params)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != _CARDINALITY_VIOLATION:
+                    raise
+                result = conn.execute(self._merge_deduped, params)
         except DBAPIError as exc:
             raise self._file_error(exc.orig or exc, chunk) from None
         return read, int(result.rowcount)

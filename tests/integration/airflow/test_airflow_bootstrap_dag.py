@@ -33,8 +33,8 @@ def test_bootstrap_dag_loads_the_exports_and_sets_the_watermarks(
     dockets = write_dockets(files / "dockets-2024-03-01.csv.bz2", hostile_dockets(300))
     courts = files / "courts-2024-03-01.csv.bz2"
     write_export(courts, EXPORTS["courts"], export_rows(EXPORTS["courts"], [
-        {"id": "scotus", "date_modified": "2024-01-01T00:00:00-08:00", "full_name": 'The "Supreme" Court',
-         "in_use": True, "position": 1.0}]))  # fmt: skip
+        {"id": "scotus", "date_modified": "2024-01-01T00:00:00-08:00",
+         "full_name": 'The "Supreme" Court', "in_use": True, "position": 1.0}]))  # fmt: skip
     config = {"dag_id": "cf_bootstrap", "files": [str(courts), str(dockets)], "retries": 0}
     (dags / "cf_bootstrap.py").write_text(DAG_FILE.format(config=config))
     pg_url = fresh_pg()

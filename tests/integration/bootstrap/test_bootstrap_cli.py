@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bulk_support import hostile_dockets, write_dockets
-from pg_support import scratch_database
 from courtflow.cli import main
 from courtflow.resources import RESOURCES
 from courtflow.store import table_checksum
 from courtflow.store.engine import make_engine
+from pg_support import scratch_database
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -76,7 +76,7 @@ def test_cli_refuses_a_scope_it_cannot_evaluate(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = write_dockets(tmp_path / "dockets-2024-03-01.csv.bz2", hostile_dockets(5))
-    code, summary, err = _run(sqlite_url, "--file", str(path), "--resource", "dockets",
+    code, _, err = _run(sqlite_url, "--file", str(path), "--resource", "dockets",
                               "--filter", "court=scotus", "--overlap", "2d",
                               monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
     assert code == 0 and "watermark 2024-02-28" in err

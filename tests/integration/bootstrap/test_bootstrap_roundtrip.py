@@ -126,7 +126,7 @@ def test_filters_the_file_cannot_evaluate_load_nothing_unless_all(db_url: str,
     write_export(path, export, export_rows(export, records))
     engine = _engine(db_url)
     scoped = {"docket__court": "scotus"}
-    with pytest.raises(ConfigError, match="cannot be evaluated.*--all"):
+    with pytest.raises(ConfigError, match=r"cannot be evaluated.*--all"):
         bootstrap(engine, [str(path)], BootstrapOptions(progress=False, filters=scoped))
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(
@@ -218,3 +218,18 @@ def test_truncated_download_is_reported_and_the_rerun_resumes(db_url: str,
     if reference is not None:
         bootstrap(reference, [str(full)], QUIET)
         assert _typed_rows(reference) == rows
+
+
+def test_an_id_twice_in_a_file_keeps_its_newest_version(db_url: str, tmp_path: Path) -> None:
+    records = hostile_dockets(30)
+    twice = dict(records[4], date_modified="2030-01-01T00:00:00+00:00", case_name="newest")
+    older = dict(records[4], date_modified="2001-01-01T00:00:00+00:00", case_name="oldest")
+    path = write_dockets(tmp_path / "dockets-2024-03-01.csv.bz2", [*records, twice, older])
+    engine = _engine(db_url)
+    [result] = bootstrap(engine, [str(path)], QUIET)
+    assert result.rows_read == 32
+    table = resource_table(DOCKETS)
+    with engine.connect() as conn:
+        name = conn.execute(select(table.c.case_name).where(table.c.id == records[4]["id"]))
+        assert name.scalar_one() == "newest"
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 30

@@ -18,8 +18,8 @@ from courtflow.resources import RESOURCES
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.sandbox.bulk import export_rows, sandbox_records, write_export
 from courtflow.store import get_watermark, table_checksum
-from courtflow.sync import open_pipeline, sync_window
 from courtflow.store.tables import resource_table
+from courtflow.sync import open_pipeline, sync_window
 from courtflow.window import Window
 
 RESOURCES_LOADED = ("courts", "dockets", "clusters", "opinions", "people")

@@ -21,7 +21,8 @@ DOCKETS = EXPORTS["dockets"]
 
 def test_file_names_give_the_export_and_its_date() -> None:
     assert recognise("dockets-2026-10-31.csv.bz2") == ("dockets", date(2026, 10, 31))
-    assert recognise("opinion-clusters-2024-05-06.csv.bz2") == ("opinion-clusters", date(2024, 5, 6))
+    assert recognise("opinion-clusters-2024-05-06.csv.bz2") == (
+        "opinion-clusters", date(2024, 5, 6))
     assert recognise("financial-disclosures-non-investment-income-2024-01-02.csv") == (
         "financial-disclosures-non-investment-income", date(2024, 1, 2))
     assert recognise("dockets.csv.bz2") is None

@@ -101,7 +101,7 @@ def test_stray_quote_is_broken_quoting_with_its_line() -> None:
 
 
 def test_wrong_encoding_names_the_line() -> None:
-    chunk = Chunk('"1","a","b"\n"2","two\nlines","x"\n"3","caf'.encode() + b'\xe9","b"\n', 0, 2)
+    chunk = Chunk(b'"1","a","b"\n"2","two\nlines","x"\n"3","caf' + b'\xe9","b"\n', 0, 2)
     with pytest.raises(BulkFileError, match="UTF-8") as info:
         list(parse_records(chunk, "f.csv", 3))
     assert info.value.line == 5
