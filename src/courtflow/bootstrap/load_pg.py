@@ -49,6 +49,7 @@ from courtflow.bootstrap.rowscope import RowFilter, sql_predicate
 from courtflow.errors import BulkFileError
 from courtflow.resources import ResourceSpec
 from courtflow.store.coltypes import UTCDateTime
+from courtflow.store.convert import NO_TIMESTAMP
 from courtflow.store.tables import SQL_TYPES, resource_table
 from courtflow.store.upsert import newer_than_stored
 
@@ -118,19 +119,22 @@ class PgLoader:
         table = resource_table(spec)
         values: dict[str, Any] = {"id": pick.c.id}
         values["date_created"] = (
-            pick.c.date_created if export.column("date_created") else null()
-        )
-        if export.column("date_modified"):
+            pick.c.date_created if export.column("date_created") and spec.timestamps
+            else null()
+        )  # fmt: skip
+        if not spec.timestamps:
+            # Records without timestamps (opinions-cited): the API path's fixed one.
+            values["date_modified"] = literal(NO_TIMESTAMP, UTCDateTime())
+        elif export.column("date_modified"):
             values["date_modified"] = pick.c.date_modified
         else:
             # An export without date_modified is taken to be as of its own date.
-            instant = export_instant(self.export_date) if self.export_date else None
-            if instant is None:
+            if self.export_date is None:
                 raise BulkFileError(
                     self.label, None,
                     "this export has no date_modified column and its name has no date",
                 )  # fmt: skip
-            values["date_modified"] = literal(instant, UTCDateTime())
+            values["date_modified"] = literal(export_instant(self.export_date), UTCDateTime())
         for column in spec.columns:
             src = source_column(export, column)
             values[column.name] = (

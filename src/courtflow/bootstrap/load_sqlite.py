@@ -16,11 +16,17 @@ from sqlalchemy.dialects import sqlite
 
 from courtflow.bootstrap.exports import Export
 from courtflow.bootstrap.reader import Chunk, parse_records
-from courtflow.bootstrap.rows import bulk_hash, export_instant, json_value, record_columns
+from courtflow.bootstrap.rows import (
+    bulk_hash,
+    export_instant,
+    json_value,
+    record_columns,
+    source_column,
+)
 from courtflow.bootstrap.rowscope import RowFilter, row_predicate
 from courtflow.errors import BadPayloadError, BulkFileError
 from courtflow.resources import ResourceSpec
-from courtflow.store.convert import convert_record
+from courtflow.store.convert import convert_record, convert_value
 from courtflow.store.tables import resource_table
 from courtflow.store.upsert import newer_than_stored
 
@@ -58,8 +64,10 @@ class SqliteLoader:
         self.run_id = run_id
         self.as_of = (
             None if export.column("date_modified") or export_date is None
-            else export_instant(export_date).isoformat()
+            or not spec.timestamps else export_instant(export_date).isoformat()
         )  # fmt: skip
+        # Typed columns read the file's own names (docket_id where the API has docket).
+        self.typed = [(c, source_column(export, c)) for c in spec.columns]
         self.table = resource_table(spec)
 
     def prepare(self, conn: Connection) -> None:
@@ -95,6 +103,15 @@ class SqliteLoader:
             except BadPayloadError as exc:
                 raise BulkFileError(self.label, line, str(exc)) from None
             row = converted.row
+            for column, src in self.typed:
+                if src is None:
+                    row[column.name] = None
+                    continue
+                try:
+                    row[column.name] = convert_value(column, record.get(src.name))
+                except ValueError as exc:
+                    raise BulkFileError(self.label, line,
+                                        f"column {src.name}: {exc}") from None  # fmt: skip
             row["content_hash"] = bulk_hash(row["content_hash"])
             batch.append(row)
             if len(batch) >= BATCH_ROWS:

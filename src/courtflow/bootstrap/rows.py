@@ -30,8 +30,13 @@ def bulk_hash(sha256_hex: str) -> str:
 
 
 def source_column(export: Export, column: ColumnSpec) -> ExportColumn | None:
-    """The export column a typed table column is read from, if the file has it."""
-    return export.column(column.source) or export.column(f"{column.source}_id")
+    """The export column a typed table column is read from, if the file has it.
+
+    The API's ``court_id`` is the file's ``court_id``; its ``docket`` link and its
+    nested ``person.id`` are the file's ``docket_id`` and ``person_id``.
+    """
+    name = column.source.replace(".", "_")
+    return export.column(name) or export.column(f"{name}_id")
 
 
 def record_columns(export: Export, spec: ResourceSpec) -> tuple[ExportColumn, ...]:
