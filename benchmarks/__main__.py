@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = (
     "benchmarks.budget_bench",
     "benchmarks.upsert_bench",
+    "benchmarks.bootstrap_bench",
     "benchmarks.dag_import_bench",
     "benchmarks.eval_limiters",
 )
