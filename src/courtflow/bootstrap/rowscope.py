@@ -25,6 +25,7 @@ from courtflow.resources import ResourceSpec
 from courtflow.scope import Scope
 
 RowPredicate = Callable[[Mapping[str, Any]], bool]
+_PARTS = ("year", "month", "day", "hour", "minute", "second")
 
 _TEXT_OPS: dict[str, tuple[bool, Callable[[str, str], bool]]] = {
     "exact": (False, lambda v, x: v == x),
@@ -55,6 +56,8 @@ class FilterPlan:
 
 
 def _column_for(export: Export, field: str) -> ExportColumn | None:
+    if field.endswith("__id") and field.count("__") == 1:
+        field = field[: -len("__id")]  # court__id is the file's court_id
     if "__" in field:
         return None  # through a relation: the file holds ids, not the related rows
     return export.column(field) or export.column(f"{field}_id")
@@ -90,7 +93,7 @@ def _typed(column: ExportColumn, text: str) -> Any:
 def _values(f: RowFilter) -> list[Any]:
     if f.lookup in ("in", "range"):
         return [_typed(f.column, part) for part in f.value.split(",")]
-    if f.lookup in ("year", "month", "day"):
+    if f.lookup in _PARTS:
         return [int(f.value)]
     return [_typed(f.column, f.value)]
 
@@ -119,7 +122,7 @@ def sql_predicate(stage: FromClause, filters: Sequence[RowFilter]) -> ColumnElem
             parts.append(col.in_(values))
         elif f.lookup == "range":
             parts.append(col.between(values[0], values[1]))
-        elif f.lookup in ("year", "month", "day"):
+        elif f.lookup in _PARTS:
             parts.append(extract(f.lookup, col) == values[0])
         else:
             op = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}[f.lookup]
@@ -155,7 +158,7 @@ def _matches(f: RowFilter, record: Mapping[str, Any]) -> bool:
         return value in values
     if f.lookup == "range":
         return bool(values[0] <= value <= values[1])
-    if f.lookup in ("year", "month", "day"):
+    if f.lookup in _PARTS:
         return bool(getattr(value, f.lookup) == values[0])
     low = {"gt": value > values[0], "gte": value >= values[0],
            "lt": value < values[0], "lte": value <= values[0]}  # fmt: skip

@@ -27,7 +27,8 @@ def _sample(column: ExportColumn, row: int) -> Any:
     if column.name == "id":
         return "scotus" if column.type == "text" else 10 + row
     return {
-        "int": 100 + row, "bool": row % 2 == 0, "float": 1.5 + row, "date": "2023-05-0" + str(row + 1),
+        "int": 100 + row, "bool": row % 2 == 0, "float": 1.5 + row,
+        "date": f"2023-05-0{row + 1}",
         "datetime": STAMP, "text": f'v{row} "q" \\ é\n{column.name}',
     }[column.type]  # fmt: skip
 

@@ -106,11 +106,16 @@ def test_filters_on_file_columns_are_usable_relations_are_not() -> None:
 
 def test_text_and_date_lookups_match_as_the_server_does() -> None:
     spec = RESOURCES["dockets"]
-    scope = Scope.of(spec, {"docket_number__icontains": "CV", "date_filed__year": "2024"})
-    test = row_predicate(plan_filters(DOCKETS, spec, scope).usable)
-    assert test({"docket_number": "1:24-cv-1", "date_filed": "2024-03-01"})
-    assert not test({"docket_number": "1:24-cr-1", "date_filed": "2024-03-01"})
-    assert not test({"docket_number": "1:24-cv-1", "date_filed": None})
+    scope = Scope.of(spec, {"nature_of_suit__istartswith": "CIVIL", "date_filed__year": "2024",
+                            "court__id": "ca9"})  # fmt: skip
+    plan = plan_filters(DOCKETS, spec, scope)
+    assert not plan.unusable
+    test = row_predicate(plan.usable)
+    row = {"nature_of_suit": "Civil Rights", "date_filed": "2024-03-01", "court_id": "ca9"}
+    assert test(row)
+    assert not test({**row, "nature_of_suit": "Contract"})
+    assert not test({**row, "date_filed": None})
+    assert not test({**row, "court_id": "ca1"})
 
 
 def test_unknown_filter_is_refused_before_loading() -> None:
