@@ -38,7 +38,14 @@ def test_the_catalogue_covers_the_exports_except_citations() -> None:
     assert missing() == {"citations": "citations"}
 
 
-@pytest.mark.parametrize("name", sorted(loadable()))
+# A few exports that exercise every mapping rule run in make test; the rest are slow.
+QUICK = {"courts", "dockets", "citation-map", "people-db-positions",
+         "financial-disclosure-investments"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [
+    n if n in QUICK else pytest.param(n, marks=pytest.mark.slow) for n in sorted(loadable())
+])  # fmt: skip
 def test_each_export_loads_into_its_resource_table(name: str, db_url: str,
                                                    tmp_path: Path) -> None:
     export = EXPORTS[name]
