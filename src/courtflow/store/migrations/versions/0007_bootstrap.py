@@ -1,7 +1,7 @@
 """Bulk loads: one row per export file a bootstrap loaded into a scope.
 
 Revision ID: 0007_bootstrap
-Revises: 0004_catalogue
+Revises: 0005_budget_classes
 Create Date: 2026-11-30
 
 A frozen copy of ``bulk_loads`` in courtflow/store/tables.py at this revision.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_bootstrap"
-down_revision: str | None = "0004_catalogue"
+down_revision: str | None = "0005_budget_classes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
