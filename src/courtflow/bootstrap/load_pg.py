@@ -39,8 +39,8 @@ from sqlalchemy.types import TypeEngine
 from courtflow.bootstrap.exports import Export, ExportType
 from courtflow.bootstrap.reader import Chunk, parse_records
 from courtflow.bootstrap.rows import (
-    BULK_HASH_DIGITS,
     BULK_HASH_PREFIX,
+    BULK_HASH_SUFFIX,
     export_instant,
     record_columns,
     source_column,
@@ -109,13 +109,15 @@ class PgLoader:
         data_sql = literal_column(f"to_jsonb(s){minus}", type_=postgresql.JSONB)
         staged = stage.alias("s")
         pick = (
-            select(*staged.c, data_sql.label("data"))
+            select(*staged.c, data_sql.label("data"),
+                   # md5 (32 hex digits) of the staged row's text: see rows.py.
+                   func.md5(cast(literal_column("s"), Text)).label("digest"))
             .where(sql_predicate(staged, self.filters))
             .offset(0)  # keep to_jsonb evaluated once per row (no sub-query pull-up)
             .subquery("j")
         )
-        digest = func.encode(func.sha256(func.convert_to(cast(pick.c.data, Text), "UTF8")), "hex")
-        content_hash = (literal(BULK_HASH_PREFIX, Text) + func.substr(digest, 1, BULK_HASH_DIGITS))
+        content_hash = (literal(BULK_HASH_PREFIX, Text) + pick.c.digest
+                        + literal(BULK_HASH_SUFFIX, Text))  # fmt: skip
         table = resource_table(spec)
         values: dict[str, Any] = {"id": pick.c.id}
         values["date_created"] = (

