@@ -265,7 +265,8 @@ def admit_sqlite(
         kept = None
         if q.queue and q.linger > 0:
             until = now_dt + timedelta(seconds=q.linger)
-            linger = {"arrived_at": until, "lease_until": until, "waiting_since": None}
+            linger = {"arrived_at": until, "lease_until": until, "waiting_since": None,
+                      "turn_at": None}  # fmt: skip
             if me is None:
                 kept = _insert_ticket(conn, key, q, ids, linger)
             else:
@@ -282,17 +283,21 @@ def admit_sqlite(
     ticket = me.ticket if me is not None else None
     if q.queue and math.isfinite(wake):
         lease = now_dt + timedelta(seconds=max(wake - now, q.hold) + q.grace)
+        turn = now_dt + timedelta(seconds=wake - now)
         if me is None:
-            times = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease}
+            times = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease,
+                     "turn_at": turn}  # fmt: skip
             ticket = _insert_ticket(conn, key, q, ids, times)
         elif me.waiting_since is None:  # back from its linger, it must wait: re-arrives now
             conn.execute(
                 update(_T)
                 .where(_T.c.id == me.ticket)
-                .values(lease_until=lease, arrived_at=now_dt, waiting_since=now_dt)
+                .values(lease_until=lease, arrived_at=now_dt, waiting_since=now_dt, turn_at=turn)
             )
         else:
-            conn.execute(update(_T).where(_T.c.id == me.ticket).values(lease_until=lease))
+            conn.execute(
+                update(_T).where(_T.c.id == me.ticket).values(lease_until=lease, turn_at=turn)
+            )
         conn.execute(delete(_T).where(_T.c.budget_key == key, _T.c.lease_until <= now_dt))
     return Seen(None, now_dt, blocked, server, blockers, ticket, ahead, wake)
 
@@ -319,14 +324,18 @@ def _queued_ms(me: Place | None, now: float) -> float | None:
 
 def _live_places(conn: Connection, key: str, now: datetime) -> list[Place]:
     found = conn.execute(
-        select(_T.c.id, _T.c.priority, _T.c.rank, _T.c.arrived_at, _T.c.waiting_since).where(
-            _T.c.budget_key == key, _T.c.lease_until > now
-        )
+        select(
+            _T.c.id, _T.c.priority, _T.c.rank, _T.c.arrived_at, _T.c.waiting_since, _T.c.turn_at
+        ).where(_T.c.budget_key == key, _T.c.lease_until > now)
     ).all()
     return [
-        Place(int(i), p, int(r), a.timestamp(), None if w is None else w.timestamp())
-        for i, p, r, a, w in found
+        Place(int(i), p, int(r), a.timestamp(), _epoch(w), _epoch(t))
+        for i, p, r, a, w, t in found
     ]
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
 def _hungry(conn: Connection, key: str, top: int | None, q: Queueing) -> frozenset[str]:

@@ -94,6 +94,10 @@ def starved(
     return frozenset(c for c, share in shares if recent.get(c, 0) < share * considered)
 
 
+# A waiter this late for its turn (asleep on a busy host, a task resuming from a
+# deferral) no longer holds up its equals; a higher class always holds up lower ones.
+LATE: Final = 0.1
+
 # Starved classes rank above every class: enough to lift them over interactive.
 STARVED_BOOST: Final = 1000
 
@@ -191,6 +195,7 @@ class Place:
     rank: int
     arrived_at: float
     waiting_since: float | None = None  # None: admitted, back within its linger
+    turn_at: float | None = None  # when its holder is expected back
 
 
 def ahead_of(
@@ -213,6 +218,8 @@ def ahead_of(
         if theirs > mine:
             count += 1
         elif theirs == mine:
+            if other.turn_at is not None and other.turn_at <= now - LATE:
+                continue  # late for its turn: it does not hold its equals up
             if me is None:
                 count += other.arrived_at <= now
             else:

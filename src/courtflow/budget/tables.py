@@ -97,6 +97,8 @@ api_budget_tickets = Table(
     Column("arrived_at", UTCDateTime(), nullable=False),
     # Since when the holder has been waiting (NULL: admitted, back within its linger).
     Column("waiting_since", UTCDateTime(), nullable=True),
+    # When its holder is expected back (its turn); an equal late past it is passed over.
+    Column("turn_at", UTCDateTime(), nullable=True),
     # The holder renews the lease on every attempt; past it the ticket is ignored and
     # deleted, so a crashed waiter holds nobody up for longer than its grace.
     Column("lease_until", UTCDateTime(), nullable=False),

@@ -39,22 +39,24 @@ async def first_event(trigger: BudgetTrigger, timeout: float) -> TriggerEvent:
 
 def test_the_trigger_keeps_the_deferred_tasks_place_and_hands_it_back(conn_id: str) -> None:
     hook = CourtListenerHook(conn_id)
-    settings = hook.get_settings().with_overrides(priority=BACKFILL, max_sleep=0.0)
+    settings = hook.get_settings().with_overrides(priority=INCREMENTAL, max_sleep=0.0)
     task = hook.get_budget(settings)
     task.reserve("dockets/")  # the budget is full for 2 s
     with pytest.raises(BudgetExhaustedError) as deferred:
         task.reserve("dockets/")
     ticket = deferred.value.ticket
     assert ticket is not None
-    trigger = BudgetTrigger(deferred.value.available_at, conn_id, poll_interval=5,
-                            ticket=ticket, priority=BACKFILL, payload={"deferrals": 1})  # fmt: skip
+    trigger = BudgetTrigger(
+        deferred.value.available_at, conn_id, poll_interval=5, ticket=ticket,
+        priority=INCREMENTAL, payload={"deferrals": 1},
+    )  # fmt: skip
     _, args = trigger.serialize()
-    assert args["ticket"] == ticket and args["priority"] == BACKFILL
+    assert args["ticket"] == ticket and args["priority"] == INCREMENTAL
     event = asyncio.run(first_event(trigger, timeout=30))
     assert event.payload["status"] == "ready" and event.payload["ticket"] == ticket
     assert event.payload["deferrals"] == 1
-    # While the task resumes, its place is held: an equal that comes now waits behind it.
-    newcomer = hook.get_budget(settings)
+    # While the task resumes, its place is held: a lower class that comes now waits.
+    newcomer = hook.get_budget(settings.with_overrides(priority=BACKFILL))
     refused = newcomer.try_reserve("dockets/")
     assert not refused.granted and refused.ahead == 1
     resumed = hook.get_budget(settings)

@@ -138,3 +138,14 @@ def test_delay_bounds_come_from_reservation_report_and_duration() -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC)
     assert delay_bounds(t, t + timedelta(milliseconds=250), 200.0) == pytest.approx((0.25, 0.05))
     assert delay_bounds(t, t + timedelta(milliseconds=10), 200.0) == pytest.approx((0.01, 0.0))
+
+
+def test_an_equal_late_for_its_turn_does_not_hold_its_class_up() -> None:
+    late = Place(7, BACKFILL, rank(BACKFILL), arrived_at=10.0, waiting_since=10.0, turn_at=12.0)
+    on_time = Place(8, BACKFILL, rank(BACKFILL), arrived_at=10.0, waiting_since=10.0,
+                    turn_at=12.95)  # fmt: skip
+    assert ahead_of(None, BACKFILL, rank(BACKFILL), [late], frozenset(), now=13.0) == 0
+    assert ahead_of(None, BACKFILL, rank(BACKFILL), [on_time], frozenset(), now=13.0) == 1
+    # A higher class holds lower ones up, late or not.
+    late_high = Place(9, INTERACTIVE, rank(INTERACTIVE), 10.0, 10.0, 12.0)
+    assert ahead_of(None, BACKFILL, rank(BACKFILL), [late_high], frozenset(), now=13.0) == 1

@@ -121,7 +121,10 @@ BEGIN
                 OR (t.rank + CASE WHEN t.priority = ANY(v_hungry) THEN 1000 ELSE 0 END = v_eff
                     AND (t.arrived_at < coalesce(v_arrived, o_now)
                          OR (v_arrived IS NULL AND t.arrived_at = o_now)
-                         OR (t.arrived_at = v_arrived AND t.id < o_ticket))));
+                         OR (t.arrived_at = v_arrived AND t.id < o_ticket))
+                    -- An equal that is late for its turn (asleep on a busy host, a task
+                    -- resuming) does not hold its class up; a higher class always does.
+                    AND (t.turn_at IS NULL OR t.turn_at > o_now - make_interval(secs => 0.1))));
     END IF;
     IF v_room AND o_ahead = 0 AND NOT p_peek THEN
         INSERT INTO api_call_ledger (budget_key, seq, reserved_at, endpoint, outcome,
@@ -144,7 +147,7 @@ BEGIN
                 UPDATE api_budget_tickets
                    SET arrived_at = o_now + make_interval(secs => p_linger),
                        lease_until = o_now + make_interval(secs => p_linger),
-                       waiting_since = NULL
+                       waiting_since = NULL, turn_at = NULL
                  WHERE id = o_ticket;
             END IF;
         ELSIF o_ticket IS NOT NULL THEN
@@ -183,8 +186,9 @@ BEGIN
     IF p_queue AND o_wake IS NOT NULL THEN
         IF o_ticket IS NULL THEN
             INSERT INTO api_budget_tickets (budget_key, priority, rank, arrived_at,
-                                            waiting_since, lease_until, run_id, task_id)
-            VALUES (p_key, p_priority, p_rank, o_now, o_now,
+                                            waiting_since, turn_at, lease_until, run_id,
+                                            task_id)
+            VALUES (p_key, p_priority, p_rank, o_now, o_now, o_wake,
                     greatest(o_wake, o_now + make_interval(secs => p_hold))
                     + make_interval(secs => p_grace), p_run_id, p_task_id)
             RETURNING id INTO o_ticket;
@@ -194,7 +198,8 @@ BEGIN
                SET lease_until = greatest(o_wake, o_now + make_interval(secs => p_hold))
                                  + make_interval(secs => p_grace),
                    arrived_at = CASE WHEN waiting_since IS NULL THEN o_now ELSE arrived_at END,
-                   waiting_since = coalesce(waiting_since, o_now)
+                   waiting_since = coalesce(waiting_since, o_now),
+                   turn_at = o_wake
              WHERE id = o_ticket;
         END IF;
         DELETE FROM api_budget_tickets WHERE budget_key = p_key AND lease_until <= o_now;
@@ -217,6 +222,7 @@ def upgrade() -> None:
         sa.Column("rank", sa.Integer(), nullable=False),
         sa.Column("arrived_at", TS, nullable=False),
         sa.Column("waiting_since", TS, nullable=True),
+        sa.Column("turn_at", TS, nullable=True),
         sa.Column("lease_until", TS, nullable=False),
         sa.Column("run_id", TEXT, nullable=True),
         sa.Column("task_id", TEXT, nullable=True),
