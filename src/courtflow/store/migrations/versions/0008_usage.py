@@ -1,7 +1,7 @@
 """Usage made elsewhere: weighted ledger rows, the api-usage/ snapshot shared by workers.
 
 Revision ID: 0008_usage
-Revises: 0005_budget_classes
+Revises: 0007_bootstrap
 Create Date: 2026-11-30
 
 - ``api_call_ledger.weight``: how many calls a row stands for (1 for a reservation; the
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_usage"
-down_revision: str | None = "0005_budget_classes"
+down_revision: str | None = "0007_bootstrap"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
