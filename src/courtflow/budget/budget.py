@@ -91,6 +91,8 @@ class Budget:
         self._server_rates: str | None = None  # last seen in the ledger; a hint only
         # Where to learn the server's own view (the client's api-usage/), when there is one.
         self.usage_source: Callable[[], ApiUsage] | None = None
+        # Told (seconds, reason) before each in-process wait: progress displays listen.
+        self.wait_listeners: list[Callable[[float, str], None]] = []
         # PostgreSQL: one autocommit statement per reservation, so the server releases
         # the key's lock as soon as the row is written.
         self._reserving = reserving_engine(engine) if engine.dialect.name == "postgresql" else None
@@ -150,6 +152,9 @@ class Budget:
                     available_at=r.available_at,
                     wait_seconds=r.wait,
                 )
+            reason = f"call budget full ({format_rates(r.rates)})"
+            for listener in self.wait_listeners:
+                listener(r.wait, reason)
             self._sleep(r.wait)
 
     def try_reserve(self, endpoint: str | None = None) -> ledger.Reservation:

@@ -65,6 +65,22 @@ class _Call:
 
 
 @dataclass(frozen=True)
+class RetryEvent:
+    """A failed attempt about to be retried: told to listeners before the backoff sleep."""
+
+    endpoint: str
+    url: str  # scheme, host and path; query redacted of anything token-shaped
+    attempt: int  # the attempt that failed (1 = first try)
+    max_attempts: int
+    error_class: str
+    reason: str  # the error's message (already redacted)
+    wait_seconds: float
+
+
+RetryListener = Callable[[RetryEvent], None]
+
+
+@dataclass(frozen=True)
 class _Exchange:
     """What one HTTP attempt produced: a JSON payload, a redirect target or an error."""
 
@@ -101,6 +117,7 @@ class CourtListenerClient:
             multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
         )
         self._holds: dict[str, float] = {}  # scope -> clock() before which nothing is sent
+        self.retry_listeners: list[RetryListener] = []
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json"}
         if settings.token:
             headers["Authorization"] = f"Token {settings.token.reveal()}"
@@ -235,6 +252,7 @@ class CourtListenerClient:
                 stop=stop_after_attempt(self._retry.attempts),
                 wait=self._wait,
                 retry=retry_if_exception(lambda e: should_retry(e, self._settings.max_sleep)),
+                before_sleep=lambda state: self._tell_retry(call, state),
                 sleep=self._sleep,
                 reraise=True,
             )
@@ -243,6 +261,26 @@ class CourtListenerClient:
                 return exchange.payload, call.url, call.attempts
             call.url = require_same_origin(exchange.location, self.base_url, what="redirect")
         raise BadRequestError(f"GET {describe_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _tell_retry(self, call: _Call, state: RetryCallState) -> None:
+        if not self.retry_listeners or state.outcome is None:
+            return
+        error = state.outcome.exception()
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, ThrottledError):
+            wait = max(wait, self._holds.get(call.scope, 0.0) - self._clock())
+        parsed = httpx.URL(call.url)
+        event = RetryEvent(
+            endpoint=call.endpoint,
+            url=redact(f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"),
+            attempt=state.attempt_number,
+            max_attempts=self._retry.attempts,
+            error_class=type(error).__name__,
+            reason=redact(str(error), self._settings.token),
+            wait_seconds=float(wait),
+        )
+        for listener in self.retry_listeners:
+            listener(event)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
