@@ -50,6 +50,16 @@ def _split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _say(args: argparse.Namespace, text: str) -> None:
+    """A human line on stderr; with JSON logs, a log record instead (stderr stays JSON)."""
+    if args.quiet:
+        return
+    if _json_logs(args):
+        logging.getLogger("courtflow.cli").info(text, extra={"event": "summary"})
+    else:
+        print(text, file=sys.stderr)
+
+
 def _ids(args: argparse.Namespace, kind: str, spec: ResourceSpec) -> tuple[str, str]:
     run_id = args.run_id or f"{'cli' if kind == 'sync' else kind}__{uuid.uuid4().hex[:12]}"
     return run_id, f"{kind}.{spec.name}"
@@ -89,13 +99,13 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             on_page=progress.on_page,
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
-    print(
+    _say(
+        args,
         f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
         f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
         f"{' (already complete)' if result.skipped else ''}",
-        file=sys.stderr,
     )
-    print(summary.human(), file=sys.stderr)
+    _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
 
@@ -120,7 +130,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             )  # fmt: skip
             progress.window_done(skipped=result.skipped)
         summary = summarize(p.engine, [spec], run_ids=[run_id])
-    print(summary.human(), file=sys.stderr)
+    _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
 
@@ -276,7 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"courtflow {__version__}")
     _common_options(parser, top=True)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND",
+        help="what to do (courtflow COMMAND --help lists its options)",
+    )
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
