@@ -73,7 +73,7 @@ class RetryEvent:
     attempt: int  # the attempt that failed (1 = first try)
     max_attempts: int
     error_class: str
-    reason: str  # the error's message (already redacted)
+    reason: str  # the error's message on one short line, redacted
     wait_seconds: float
 
 
@@ -276,7 +276,7 @@ class CourtListenerClient:
             attempt=state.attempt_number,
             max_attempts=self._retry.attempts,
             error_class=type(error).__name__,
-            reason=redact(str(error), self._settings.token),
+            reason=_short_reason(error, call.url, self._settings),
             wait_seconds=float(wait),
         )
         for listener in self.retry_listeners:
@@ -406,6 +406,16 @@ def _outcome(error: BaseException | None) -> Outcome:
     if isinstance(error, NetworkError) or not isinstance(error, CourtflowError):
         return "network"
     return "http_error"
+
+
+def _short_reason(error: BaseException | None, url: str, settings: Settings) -> str:
+    """The error's message on one short line, without the URL (the event names it)."""
+    where = describe_url(url)
+    text = str(error).replace(f" on GET {where}", "").replace(f"GET {where}: ", "")
+    text = " ".join(redact(text, settings.token).split())
+    # An HTML error page (a proxy's, a framework's) says nothing the status does not.
+    text = text.split("<", 1)[0].rstrip(": ")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _transport_message(where: str, exc: httpx.HTTPError) -> str:
