@@ -270,9 +270,24 @@ def recent_throttles(
     conn: Connection, now: datetime, *, budget_key: str | None = None
 ) -> tuple[tuple[Throttle, ...], int]:
     """The latest 429s of the last day (newest first) and how many there were."""
+    return throttles_between(conn, now - RECENT_SPAN, now, budget_key=budget_key)
+
+
+def throttles_between(
+    conn: Connection,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    budget_key: str | None = None,
+    limit: int = RECENT_THROTTLES,
+) -> tuple[tuple[Throttle, ...], int]:
+    """The latest ``limit`` 429s in ``[since, until]`` (newest first) and their total."""
     L = api_call_ledger.c
-    is_429 = or_(L.status == 429, L.outcome == "throttled")
-    where = [is_429, L.outcome != EXTERNAL, L.reserved_at >= now - RECENT_SPAN]
+    where = [or_(L.status == 429, L.outcome == "throttled"), L.outcome != EXTERNAL]
+    if since is not None:
+        where.append(L.reserved_at >= since)
+    if until is not None:
+        where.append(L.reserved_at <= until)
     if budget_key is not None:
         where.append(L.budget_key == budget_key)
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
@@ -280,7 +295,7 @@ def recent_throttles(
         select(L.reserved_at, L.budget_key, L.endpoint, L.run_id, L.task_id)
         .where(*where)
         .order_by(L.reserved_at.desc())
-        .limit(RECENT_THROTTLES)
+        .limit(limit)
     ).all()
     return tuple(Throttle(_utc(r[0]), r[1], r[2], r[3], r[4]) for r in rows), total
 
