@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from courtflow.budget.rates import Rate
+from courtflow.budget.waits import max_admissible
 from courtflow.observe.calc import sample_times, window_counts
 from courtflow.observe.compare import DesignRun
 from courtflow.observe.metrics import window_label
@@ -66,10 +67,9 @@ def _design_chart(design: DesignRun, rate: Rate, seconds: float) -> str:
     rel = [t - design.started for t in grid]
     return line_chart(
         comparison_chart_id(design, rate),
-        f"{design.name}: calls in any {rate.text} window",
-        [Series("admitted calls in the window", list(zip(rel, map(float, admitted), strict=True))),
-         Series("429s in the window", list(zip(rel, map(float, throttled), strict=True)),
-                "#d62728")],
+        f"any {rate.text} window",
+        [Series("calls admitted", list(zip(rel, map(float, admitted), strict=True))),
+         Series("429s", list(zip(rel, map(float, throttled), strict=True)), "#d62728")],
         hlines=[HLine(rate.limit, f"limit {rate.limit}")], y_label="calls",
         x_format=lambda x: f"{x:.0f} s", width=700, height=280,
     )  # fmt: skip
@@ -86,6 +86,8 @@ def comparison_section(designs: Sequence[DesignRun], rates: Sequence[Rate]) -> s
         ("429 answers", [f"{d.throttled:,}" for d in designs]),
         ("calls admitted", [f"{len(d.admitted):,}" for d in designs]),
         ("run time", [fmt_seconds(d.seconds) for d in designs]),
+        ("the most the rates allow in that time",
+         [f"{max_admissible(rates, d.seconds, step=0.01):,}" for d in designs]),
         *((f"peak in any {r.text} window (limit {r.limit})", [f"{d.peak(r):,}" for d in designs])
           for r in rates),
     ]  # fmt: skip
