@@ -48,6 +48,7 @@ def values(root: ET.Element, series: str) -> list[float]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
     chromium: str, tmp_path: Path
 ) -> None:
