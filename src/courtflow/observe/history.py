@@ -165,7 +165,8 @@ def hour_bucket(engine: Engine) -> ColumnElement[Any]:
         # converting to UTC wall time first makes the buckets UTC hours everywhere.
         utc = func.timezone(literal_column("'UTC'"), L.reserved_at)
         return func.date_trunc(literal_column("'hour'"), utc)
-    return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), L.reserved_at)
+    # Whole seconds only: SQLite rounds to milliseconds (23:59:59.9996 would be midnight).
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), func.substr(L.reserved_at, 1, 19))
 
 
 def time_bucket(engine: Engine, seconds: int) -> ColumnElement[Any]:
@@ -175,7 +176,10 @@ def time_bucket(engine: Engine, seconds: int) -> ColumnElement[Any]:
     if engine.dialect.name == "postgresql":
         epoch = extract("epoch", L.reserved_at)
         return func.to_timestamp(func.floor(epoch / seconds) * seconds)
-    epoch_int = cast(func.strftime(literal_column("'%s'"), L.reserved_at), Integer)
+    # SQLite keeps time in milliseconds and would round 12:46:39.9995 up to :40; the
+    # stored text's first 19 characters are the whole seconds.
+    whole = func.substr(L.reserved_at, 1, 19)
+    epoch_int = cast(func.strftime(literal_column("'%s'"), whole), Integer)
     return func.datetime((epoch_int // seconds) * seconds, literal_column("'unixepoch'"))
 
 
