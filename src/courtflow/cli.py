@@ -383,9 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(_level(args), log_format,
                           secrets=(settings.token,) if settings.token else ())  # fmt: skip
-        if args.command in NEEDS_API and settings.token is None:
-            print(no_token_message(), file=sys.stderr)
-            return 2
+        if args.command in NEEDS_API:
+            _scope(args)  # bad arguments are named first: they need no token to be found
+            _window(args)
+            if settings.token is None:
+                print(no_token_message(), file=sys.stderr)
+                return 2
         return int(args.func(args, settings))
     except FatalError as exc:
         token = settings.token if settings else None
