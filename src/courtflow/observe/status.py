@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, column, func, inspect, literal, or_, 
 
 from courtflow.budget import ledger
 from courtflow.budget.budget import Budget
+from courtflow.budget.classes import ClassStats, class_stats
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import EXTERNAL, api_budget_blocks, api_call_ledger
 from courtflow.observe.history import as_utc
@@ -32,6 +33,7 @@ from courtflow.observe.metrics import watermark_lag_seconds
 from courtflow.store.tables import sync_checkpoints, sync_watermarks
 
 REJECTS_TABLE = "sync_rejects"
+CLASS_PERIOD = timedelta(hours=1)  # the span of the per-class admissions and waits
 RECENT_THROTTLES = 10  # 429s listed
 RECENT_SPAN = timedelta(hours=24)  # how far back "recent" looks
 
@@ -104,6 +106,8 @@ class TokenStatus:
     blocked_until: datetime | None  # a 429's Retry-After every worker honours
     block_reason: str | None
     server_rates: str | None  # the rates api-usage/ last reported
+    # Admissions and queue waits per priority class over the last CLASS_PERIOD.
+    classes: tuple[ClassStats, ...] = ()
 
     @property
     def room(self) -> str:
@@ -257,7 +261,9 @@ def token_statuses(
         until, reason, server = blocks.get(key, (None, None, None))
         if until is not None and until <= datetime.now(UTC):
             until, reason = None, None  # an expired block holds nobody
-        out.append(TokenStatus(key, tuple(windows), until, reason, server))
+        since = datetime.fromtimestamp(now, UTC) - CLASS_PERIOD
+        classes = class_stats(engine, key, since)
+        out.append(TokenStatus(key, tuple(windows), until, reason, server, classes))
     return tuple(out)
 
 

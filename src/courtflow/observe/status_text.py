@@ -43,6 +43,12 @@ def _token_lines(t: TokenStatus) -> list[str]:
         lines.append(f"    BLOCKED until {_ts(t.blocked_until)} ({t.block_reason or '429'})")
     if t.server_rates:
         lines.append(f"    server rates (api-usage/): {t.server_rates}")
+    for c in t.classes:
+        lines.append(
+            f"    class {c.priority:<12} last hour: admitted {c.admitted} ({c.share:.0%}), "
+            f"queued {c.queued}, wait p50 {c.wait_p50_ms:.0f} ms p95 {c.wait_p95_ms:.0f} ms, "
+            f"waiting now {c.waiting}"
+        )
     return lines
 
 

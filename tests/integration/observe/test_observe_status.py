@@ -103,6 +103,10 @@ def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine
     assert (throttle.endpoint, throttle.run_id, throttle.task_id) == (
         "dockets/", "run-c", "sync.dockets")  # fmt: skip
     assert status.rejected_total == 0
+    # Admissions per priority class (the budget's default class is incremental).
+    classes = {c.priority: c for c in token.classes}
+    assert list(classes)[:3] == ["interactive", "incremental", "backfill"]
+    assert (classes["incremental"].admitted, classes["backfill"].admitted) == (3, 0)
 
     # Every key when none is named; the JSON and the text carry the same facts.
     every = gather_status(engine, RATES, safety_margin=0.0, now=now)
@@ -113,6 +117,7 @@ def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine
     text_view = render_status(status)
     assert "dockets?court=scotus" in text_view and "OPEN" in text_view
     assert "BLOCKED until" in text_view and "429s in the last 24 h: 1" in text_view
+    assert "class incremental  last hour: admitted 3 (100%)" in text_view
 
 
 def test_rejects_are_counted_per_scope_once_the_table_exists(engine: Engine) -> None:
