@@ -1,27 +1,34 @@
-"""``courtflow`` command line: sync | backfill | plan | bootstrap | budget | report | migrate |
-sandbox."""
+"""courtflow command line: sync | backfill | plan | bootstrap | status | budget | report |
+migrate | sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from courtflow.budget.budget import WindowUsage
-from courtflow.budget.rates import Rate
+from courtflow import __version__
+from courtflow.budget import ledger
+from courtflow.client.gate import CallGate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
 from courtflow.filters import parse_filter_items
+from courtflow.hints import explain, no_token_message
+from courtflow.observe.logs import LOG_FORMATS, configure_logging, log_context
+from courtflow.observe.metrics import NullSink, ObservedGate
+from courtflow.plan import fmt_seconds, plan_calls
+from courtflow.progress import Progress, open_progress, say_retries
 from courtflow.redact import redact
 from courtflow.resources import RESOURCES, ResourceSpec, get_resource
 from courtflow.scope import Scope
-from courtflow.store.state import Checkpoint
 from courtflow.summary import summarize
 from courtflow.sync import open_pipeline, sync_window
 from courtflow.window import Window, parse_instant
@@ -45,6 +52,31 @@ def _split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _say(args: argparse.Namespace, text: str) -> None:
+    """A human line on stderr; with JSON logs, a log record instead (stderr stays JSON)."""
+    if args.quiet:
+        return
+    if _json_logs(args):
+        logging.getLogger("courtflow.cli").info(text, extra={"event": "summary"})
+    else:
+        print(text, file=sys.stderr)
+
+
+def _ids(args: argparse.Namespace, kind: str, spec: ResourceSpec) -> tuple[str, str]:
+    run_id = args.run_id or f"{'cli' if kind == 'sync' else kind}__{uuid.uuid4().hex[:12]}"
+    return run_id, f"{kind}.{spec.name}"
+
+
+def _observed(progress: Progress) -> Callable[[CallGate], CallGate]:
+    """Every attempt: a JSON/text log line with the budget left, and a progress count."""
+
+    def wrap(gate: CallGate) -> CallGate:
+        usage = getattr(gate, "usage", None)
+        return progress.gate(ObservedGate(gate, NullSink(), usage=usage))
+
+    return wrap
+
+
 def _with_priority(args: argparse.Namespace, settings: Settings, default: str) -> Settings:
     """The budget class of this command's calls: --priority, COURTFLOW_PRIORITY, default."""
     return settings.with_overrides(priority=args.priority or settings.priority or default)
@@ -54,8 +86,15 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     settings = _with_priority(args, settings, "incremental")
     spec, scope = _scope(args)
     window = _window(args)
-    run_id = args.run_id or f"cli__{uuid.uuid4().hex[:12]}"
-    with open_pipeline(settings, run_id=run_id, task_id=f"sync.{spec.name}") as p:
+    run_id, task_id = _ids(args, "sync", spec)
+    with (
+        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
+        open_progress(f"sync {scope.label}", enabled=not args.quiet,
+                      as_log=_json_logs(args)) as progress,
+        open_pipeline(settings, run_id=run_id, task_id=task_id,
+                      gate_wrapper=_observed(progress), on_retry=progress.on_retry) as p,
+    ):  # fmt: skip
+        progress.attach(p.budget)
         result = sync_window(
             p.engine,
             p.client,
@@ -65,15 +104,16 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             fields=_split_csv(args.fields),
             omit=_split_csv(args.omit),
             scope=scope,
+            on_page=progress.on_page,
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
-    print(
+    _say(
+        args,
         f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
         f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
         f"{' (already complete)' if result.skipped else ''}",
-        file=sys.stderr,
     )
-    print(summary.human(), file=sys.stderr)
+    _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
 
@@ -83,81 +123,33 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     spec, scope = _scope(args)
     window = _window(args)
     windows = list(window.split(timedelta(hours=args.step_hours))) if spec.incremental else [window]
-    run_id = args.run_id or f"backfill__{uuid.uuid4().hex[:12]}"
-    progress = BackfillProgress(total_windows=len(windows))
-    with open_pipeline(settings, run_id=run_id, task_id=f"backfill.{spec.name}") as p:
-
-        def on_page(_spec: ResourceSpec, _cp: Checkpoint, written: int) -> None:
-            progress.page(written)
-            progress.show(p.budget.rates, p.budget.usage())
-
+    run_id, task_id = _ids(args, "backfill", spec)
+    with (
+        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
+        open_progress(f"backfill {scope.label}", total=len(windows),
+                      enabled=not args.quiet, as_log=_json_logs(args)) as progress,
+        open_pipeline(settings, run_id=run_id, task_id=task_id,
+                      gate_wrapper=_observed(progress), on_retry=progress.on_retry) as p,
+    ):  # fmt: skip
+        progress.attach(p.budget)
         for sub in windows:
             result = sync_window(
-                p.engine, p.client, spec, sub, run_id=run_id, on_page=on_page, scope=scope
-            )
-            progress.window_done(result.calls, result.skipped)
-            progress.show(p.budget.rates, p.budget.usage())
-        print(file=sys.stderr)
+                p.engine, p.client, spec, sub, run_id=run_id, on_page=progress.on_page,
+                scope=scope,
+            )  # fmt: skip
+            progress.window_done(skipped=result.skipped)
         summary = summarize(p.engine, [spec], run_ids=[run_id])
-    print(summary.human(), file=sys.stderr)
+    _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
-
-
-class BackfillProgress:
-    """A one-line progress bar: windows, rows, calls, and the ETA the budget allows."""
-
-    def __init__(self, total_windows: int) -> None:
-        self.total = total_windows
-        self.done = self.fetched = self.rows = self.calls = self.pages = 0
-        self.started = time.monotonic()
-
-    def page(self, rows: int) -> None:
-        self.rows += rows
-        self.pages += 1
-
-    def window_done(self, calls: int, skipped: bool) -> None:
-        self.done += 1
-        self.calls += calls
-        self.fetched += 0 if skipped else 1
-
-    def eta_seconds(self, rates: Sequence[Rate], usage: Sequence[WindowUsage]) -> float | None:
-        """Remaining calls (pages per fetched window so far) at the pace the rates allow."""
-        if self.fetched == 0:
-            return None
-        remaining_calls = self.calls / self.fetched * (self.total - self.done)
-        elapsed = time.monotonic() - self.started
-        by_speed = elapsed / self.done * (self.total - self.done)
-        room = {u.rate: u.remaining for u in usage}
-        by_budget = max(
-            (
-                max(0.0, remaining_calls - room.get(r.text, r.limit)) / r.limit * r.period
-                for r in rates
-                if r.limit > 0
-            ),
-            default=0.0,
-        )
-        return max(by_speed, by_budget)
-
-    def show(self, rates: Sequence[Rate], usage: Sequence[WindowUsage]) -> None:
-        width = 30
-        filled = int(width * self.done / self.total) if self.total else width
-        eta = self.eta_seconds(rates, usage)
-        left = " ".join(f"{u.rate}:{u.remaining}/{u.limit}" for u in usage)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} windows "
-            f"rows={self.rows} pages={self.pages} calls={self.calls} "
-            f"elapsed={time.monotonic() - self.started:.0f}s "
-            f"eta={'?' if eta is None else f'{eta:.0f}s'} budget {left}  "
-        )
-        sys.stderr.flush()
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     spec, scope = _scope(args)
     window = _window(args)
     run_id = f"plan__{uuid.uuid4().hex[:12]}"
-    with open_pipeline(settings, run_id=run_id, task_id="plan") as p:
+    with open_pipeline(settings, run_id=run_id, task_id="plan",
+                       on_retry=say_retries(enabled=not args.quiet)) as p:  # fmt: skip
         # A whole-refresh resource ignores the window, as `sync` does.
         count = p.client.count(
             spec,
@@ -166,12 +158,49 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             filters=scope.params(),
         )
         pages = max(1, math.ceil(count / PAGE_SIZE))
-        rates = p.budget.rates
-    # The slowest window decides how long the budget needs to serve the pages.
-    hours = max(r.period * pages / r.limit for r in rates) / 3600 if rates else float("nan")
+        # After the count (its own call counted), with external usage already learnt
+        # from api-usage/ when the pipeline opened.
+        usage = p.budget.usage()
+        with p.engine.connect() as conn:
+            now = ledger.epoch(ledger.db_now(conn))
+    estimate = plan_calls(pages, usage, now)
     print(f"{scope.label} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")
     print("  (the count itself cost 1 call; retries would add more)")
-    print(f"  at {', '.join(r.text for r in rates)}: about {hours:.2f} h of budget")
+    for w in estimate.windows:
+        room = "now" if w.first_room_in <= 0 else f"in {fmt_seconds(w.first_room_in)}"
+        need = ("room for all of them" if w.wait_seconds <= 0
+                else f"all of them through in about {fmt_seconds(w.wait_seconds)}")  # fmt: skip
+        print(f"  {w.rate:<12} used {w.used}/{w.limit}, remaining {w.remaining}, "
+              f"room {room}: {need}")  # fmt: skip
+    slow = estimate.slowest
+    if slow is None:
+        print(f"  budget: room now for all {pages} calls; the load takes as long as the "
+              "calls themselves")  # fmt: skip
+    else:
+        print(f"  budget: about {fmt_seconds(estimate.wait_seconds)} of budget time "
+              f"(limited by {slow.rate})")  # fmt: skip
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.observe.status import as_jsonable, gather_status
+    from courtflow.observe.status_text import render_status
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    status = gather_status(
+        engine,
+        settings.rates,
+        budget_key=None if args.all_keys else settings.budget_key,
+        headroom=settings.headroom,
+        safety_margin=settings.safety_margin,
+    )
+    if args.json:
+        print(json.dumps(as_jsonable(status)))
+    else:
+        print(render_status(status))
     return 0
 
 
@@ -255,6 +284,27 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v/-q/--log-format, accepted before and after the subcommand.
+
+    The subcommands' copies default to SUPPRESS so they do not overwrite a value
+    given before the subcommand.
+    """
+    default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "-v", "--verbose", action="count", **({"default": 0} if top else default),
+        help="log every API call (-vv: debug)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", **({"default": False} if top else default),
+        help="errors only: no progress display, no warnings",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, **({"default": None} if top else default),
+        help="log lines as plain text or JSON lines (default: $COURTFLOW_LOG_FORMAT or text)",
+    )  # fmt: skip
+
+
 def parse_overlap(text: str) -> timedelta:
     """``1d``, ``12h``, ``30m``, ``90s`` or ``0``: how far before the export's date the
     API resumes."""
@@ -325,12 +375,28 @@ def _priority(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="courtflow", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every API call")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="courtflow",
+        description="Rate-budgeted CourtListener ingestion: sync, backfill, plan, status, "
+        "budget, report, migrate, sandbox. Settings come from the environment "
+        "(COURTLISTENER_API_TOKEN, COURTLISTENER_API_BASE_URL, COURTFLOW_DATABASE_URL, "
+        "COURTFLOW_RATES, ...; see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"courtflow {__version__}")
+    _common_options(parser, top=True)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND",
+        help="what to do (courtflow COMMAND --help lists its options)",
+    )
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common_options(p, top=False)
+        return p
 
     def windowed(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--resource", required=True, choices=sorted(RESOURCES))
+        p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
+                       help="the API resource to load")  # fmt: skip
         p.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no zone)")
         p.add_argument("--until", help="window end (exclusive); default now")
         p.add_argument(
@@ -349,24 +415,30 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"budget class: interactive, incremental or backfill (default {default})",
         )
 
-    p = sub.add_parser("sync", help="sync one window of one resource")
+    p = command("sync", "sync one window of one resource")
     windowed(p)
     prioritised(p, "incremental")
-    p.add_argument("--run-id")
+    p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("backfill", help="sync a long range window by window; resumable")
+    p = command("backfill", "sync a long range window by window; resumable")
     windowed(p)
     prioritised(p, "backfill")
     p.add_argument("--step-hours", type=float, default=24.0, help="window size (default 24)")
     p.add_argument("--run-id", help="reuse to resume a stopped backfill's accounting")
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("plan", help="estimate the calls a range needs and the budget time")
+    p = command("plan", "estimate the calls a range needs and the budget time")
     windowed(p)
     p.set_defaults(func=cmd_plan)
+
+    p = command("status", "what is loaded, what is open, how much quota is left, recent 429s")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument("--all-keys", action="store_true",
+                   help="every token's budget, not only the configured token's")  # fmt: skip
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
         "bootstrap",
@@ -387,21 +459,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", default="1d",
                    help="the watermark is the export's date minus this (default 1d)")
     p.add_argument("--force", action="store_true", help="reload files loaded before")
-    p.add_argument("--run-id")
+    p.add_argument("--run-id", help="run id recorded with every row (default: new)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--chunk-mb", type=float, default=8.0,
                    help="decompressed megabytes per transaction (default 8)")
     p.set_defaults(func=cmd_bootstrap)
 
-    p = sub.add_parser("budget", help="show used/limit/remaining per window")
+    p = command("budget", "show used/limit/remaining per window")
     p.add_argument("--ledger-only", action="store_true", help="do not ask api-usage/")
     p.set_defaults(func=cmd_budget)
 
-    p = sub.add_parser("migrate", help="create or upgrade the target database schema")
+    p = command("migrate", "create or upgrade the target database schema")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("report", help="write a self-contained HTML report from the ledger")
-    p.add_argument("--out", default="report.html")
+    p = command("report", "write a self-contained HTML report from the ledger")
+    p.add_argument("--out", default="report.html", help="where to write (default report.html)")
     p.add_argument("--since", help="start of the period (default: the last 7 days)")
     p.add_argument("--all-keys", action="store_true", help="include every token's calls")
     p.set_defaults(func=cmd_report)
@@ -409,6 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help; main() hands `courtflow sandbox ...` to the sandbox's own parser.
     sub.add_parser("sandbox", help="run the CourtListener sandbox server (see sandbox --help)")
     return parser
+
+
+NEEDS_API = ("sync", "backfill", "plan")
+
+
+def _json_logs(args: argparse.Namespace) -> bool:
+    return bool(args.log_format == "json")
+
+
+def _level(args: argparse.Namespace) -> int:
+    if args.quiet:
+        return logging.ERROR
+    return {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,26 +504,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     settings: Settings | None = None
+    log_format = args.log_format or os.environ.get("COURTFLOW_LOG_FORMAT", "text").strip()
+    if log_format not in LOG_FORMATS:
+        print(f"error: COURTFLOW_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+              f"got {log_format!r}", file=sys.stderr)  # fmt: skip
+        return 2
+    args.log_format = log_format
+    configure_logging(_level(args), log_format)
     try:
         settings = Settings.from_env()
+        configure_logging(_level(args), log_format,
+                          secrets=(settings.token,) if settings.token else ())  # fmt: skip
+        if args.command in NEEDS_API:
+            _scope(args)  # bad arguments are named first: they need no token to be found
+            _window(args)
+            if settings.token is None:
+                print(no_token_message(), file=sys.stderr)
+                return 2
         return int(args.func(args, settings))
     except FatalError as exc:
         token = settings.token if settings else None
         print(f"error: {redact(str(exc), token)}", file=sys.stderr)
+        hint = explain(exc, settings)
+        if hint:
+            print(hint, file=sys.stderr)
         return 2
     except CourtflowError as exc:
         token = settings.token if settings else None
         print(f"error ({type(exc).__name__}): {redact(str(exc), token)}", file=sys.stderr)
+        hint = explain(exc, settings)
+        if hint:
+            print(hint, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume from the last page", file=sys.stderr)
         return 130
-
 
 
 if __name__ == "__main__":

@@ -1,28 +1,45 @@
-"""``make demo``: the real ``courtlistener_pipeline`` DAG, end to end, offline.
+"""make demo: the real courtlistener_pipeline DAG, end to end, offline, under a budget.
 
-Airflow's metadata and the target database are SQLite files under ``.demo/``; the
-CourtListener sandbox plays the API. Ends with one JSON line:
-``{"resources": {...}, "api_calls": n, "throttled": n, "errors": n}``.
+Airflow's metadata and the target database are SQLite files under .demo/; the
+CourtListener sandbox plays the API and enforces a compressed rate list (RATES), so the
+budget's work shows within a minute or two: the DAG's tasks and a courtflow backfill of
+docket-entries in another process share it and ride every limit with no 429. Beside
+them, for the same time, the naive reference design (a pool, a sensor on an hourly
+counter, backoff; courtflow.reference_design) runs against the same sandbox with a token
+of its own; the report draws both side by side. Ends with one JSON line, courtflow's own
+run only: {"resources": {...}, "api_calls": n, "throttled": n, "errors": n}.
+A rerun spends no call on courtflow's side and keeps the first run's comparison.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from courtflow.budget.rates import parse_rates
+from courtflow.observe.compare import DesignRun, design_run_from_ledger
 from courtflow.resources import get_resources
 
 DAG_ID = "courtlistener_pipeline"
 RESOURCES = ("courts", "dockets", "clusters", "opinions")
+# A second courtflow process shares the token's budget with the DAG while it runs.
+BESIDE = "docket-entries"
 SINCE = "2024-01-01T00:00:00+00:00"
-UNTIL = "2024-01-15T00:00:00+00:00"
+UNTIL = "2024-01-05T00:00:00+00:00"
+# The sandbox enforces this; courtflow is told the same (and learns it from api-usage/).
+RATES = "10/10s,40/60s"
+# The naive design's own (fake) token: the sandbox throttles each token on its own.
+NAIVE_TOKEN = "feedfacecafebeef" + "0" * 24
+COMPARISON_FILE = "comparison.json"
 
 
 def _fail(message: str, log: Path | None = None) -> None:
@@ -37,9 +54,12 @@ def _fail(message: str, log: Path | None = None) -> None:
 @contextmanager
 def sandbox_process(log: Path) -> Iterator[str]:
     """Run the sandbox in its own process (Airflow runs tasks in other processes)."""
+    from courtflow.sandbox import DEMO_TOKEN
+
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "courtflow.sandbox", "--port", "0"],
+            [sys.executable, "-m", "courtflow.sandbox", "--port", "0", "--rates", RATES,
+             "--token", DEMO_TOKEN, "--token", NAIVE_TOKEN],
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
@@ -81,9 +101,97 @@ def airflow_env(root: Path, demo: Path, extra: Mapping[str, str]) -> dict[str, s
     return env
 
 
-def main() -> int:
+@contextmanager
+def naive_beside(url: str, demo: Path) -> Iterator[list[DesignRun]]:
+    """The naive reference design against the same sandbox while the block runs."""
+    from courtflow.reference_design import run_until
+
+    stop, runs = threading.Event(), []
+    thread = threading.Thread(
+        target=lambda: runs.append(run_until(url, NAIVE_TOKEN, parse_rates(RATES),
+                                             f"sqlite:///{demo / 'naive.sqlite'}", stop)),
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    try:
+        yield runs
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _wait_for_dag_calls(db_url: str, done: threading.Event, timeout: float = 300.0) -> None:
+    """Until a DAG task has reserved a call (Airflow takes a while to start its tasks)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not done.is_set():
+            try:
+                with engine.connect() as conn:
+                    if conn.execute(text("SELECT 1 FROM api_call_ledger WHERE dag_id IS NOT "
+                                         "NULL LIMIT 1")).first():  # fmt: skip
+                        return
+            except Exception:  # the table appears with the first task's migration
+                pass
+            done.wait(0.5)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _beside(env: Mapping[str, str], log: Path, db_url: str) -> Iterator[None]:
+    """`courtflow backfill` of another resource in its own process, started when the DAG
+    makes its first call, so the two share the budget at the same time."""
+    cmd = [sys.executable, "-m", "courtflow.cli", "backfill", "--resource", BESIDE,
+           "--since", SINCE, "--until", UNTIL, "--step-hours", "48"]  # fmt: skip
+    procs: list[subprocess.Popen[bytes]] = []
+    done = threading.Event()
+
+    def start() -> None:
+        _wait_for_dag_calls(db_url, done)
+        with log.open("w") as out:
+            out.write(f"$ {' '.join(cmd)}\n")
+            out.flush()
+            procs.append(subprocess.Popen(cmd, env=dict(env), stdout=out,
+                                          stderr=subprocess.STDOUT))  # fmt: skip
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    try:
+        yield
+    finally:
+        done.set()
+        starter.join(timeout=30)
+        if not procs:  # the DAG made no call (a rerun): the backfill has nothing to wait for
+            start()
+        code = procs[0].wait(timeout=600)
+    if code != 0:
+        _fail(f"courtflow backfill --resource {BESIDE} exited with status {code}", log)
+
+
+def _comparison(
+    demo: Path, ours: DesignRun, naive: Sequence[DesignRun]
+) -> tuple[DesignRun, ...]:
+    """This run's pair; on a rerun that spent no call, the pair of the run that did."""
+    saved = demo / COMPARISON_FILE
+    if ours.calls > 0 and naive:
+        pair = (ours, naive[0])
+        saved.write_text(json.dumps([d.to_json() for d in pair]))
+        return pair
+    if saved.exists():
+        return tuple(DesignRun.from_json(d) for d in json.loads(saved.read_text()))
+    return (ours, *naive[:1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m courtflow.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", default=".demo", help="where the demo keeps its files")
+    args = parser.parse_args(argv)
     root = Path.cwd()
-    demo = root / ".demo"
+    demo = Path(args.dir).resolve()
     (demo / "airflow").mkdir(parents=True, exist_ok=True)
     log = demo / "airflow.log"
     log.write_text("")
@@ -101,29 +209,47 @@ def main() -> int:
                 "COURTLISTENER_API_BASE_URL": url,
                 "COURTLISTENER_API_TOKEN": DEMO_TOKEN,
                 "COURTFLOW_DATABASE_URL": db_url,
+                "COURTFLOW_RATES": RATES,
+                # Waits of a full 60 s window sleep in the task rather than defer.
+                "COURTFLOW_MAX_SLEEP": "90",
             },
         )
-        print(f"sandbox API at {url}; target database {db_url}", file=sys.stderr)
+        print(f"sandbox API at {url} enforcing {RATES}; target database {db_url}",
+              file=sys.stderr)  # fmt: skip
         if not (demo / "airflow" / "airflow.db").exists():
             print("initialising Airflow metadata (SQLite)...", file=sys.stderr)
         _run([airflow, "db", "migrate"], env, log, "airflow db migrate")
         # The pool caps concurrent API tasks; the call budget caps the rate.
         _run([sys.executable, "-m", "courtflow.airflow.setup", "--pool-slots", "4"],
              env, log, "python -m courtflow.airflow.setup")
-        print(f"running `airflow dags test {DAG_ID}` over [{SINCE}, {UNTIL})...", file=sys.stderr)
+        print(f"running `airflow dags test {DAG_ID}` over [{SINCE}, {UNTIL}), and the naive "
+              "reference design beside it...", file=sys.stderr)  # fmt: skip
         conf = json.dumps({"since": SINCE, "until": UNTIL})
-        _run([airflow, "dags", "test", DAG_ID, UNTIL, "-c", conf], env, log, "airflow dags test")
+        dag_started = datetime.now(UTC)
+        with naive_beside(url, demo) as naive, _beside(env, demo / "backfill.log", db_url):
+            _run([airflow, "dags", "test", DAG_ID, UNTIL, "-c", conf], env, log,
+                 "airflow dags test")  # fmt: skip
+        dag_finished = datetime.now(UTC)
 
-    from courtflow.budget.rates import parse_rates
+    from courtflow.config import Settings
     from courtflow.observe.report import build_report
+    from courtflow.redact import Secret
     from courtflow.store.engine import make_engine
     from courtflow.summary import summarize
 
     engine = make_engine(db_url)
-    summary = summarize(engine, get_resources(RESOURCES), since=started)
-    report = build_report(engine, parse_rates("5000/hour"), demo / "report.html")
+    key = Settings(token=Secret(DEMO_TOKEN)).budget_key
+    summary = summarize(engine, get_resources((*RESOURCES, BESIDE)), since=started)
+    ours = design_run_from_ledger(engine, "courtflow", since=dag_started, until=dag_finished,
+                                  budget_key=key)  # fmt: skip
+    pair = _comparison(demo, ours, naive)
+    report = build_report(engine, parse_rates(RATES), demo / "report.html", budget_key=key,
+                          comparison=pair, title="courtflow demo report")  # fmt: skip
     print(f"\ncourtflow demo finished in {time.monotonic() - t0:.0f}s (Airflow log: {log})")
     print(f"HTML report: {report}")
+    for design in pair:
+        print(f"  {design.name:<24} {design.calls:>4} calls, {design.throttled:>3} x 429 "
+              f"in {design.seconds:.0f}s at {RATES}", file=sys.stderr)  # fmt: skip
     print(summary.human())
     print(summary.as_json(), flush=True)
     return 0

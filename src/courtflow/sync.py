@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from courtflow.budget.budget import Budget
 from courtflow.client import CourtListenerClient
+from courtflow.client.courtlistener import RetryListener
 from courtflow.client.gate import CallGate
 from courtflow.config import Settings
 from courtflow.resources import ResourceSpec
@@ -178,8 +179,12 @@ def open_pipeline(
     dag_id: str | None = None,
     gate_wrapper: Callable[[CallGate], CallGate] | None = None,
     max_sleep: float | None = None,
+    on_retry: RetryListener | None = None,
 ) -> Iterator[Pipeline]:
-    """Engine (migrated), budget and client for one worker; closes the client after."""
+    """Engine (migrated), budget and client for one worker; closes the client after.
+
+    ``on_retry`` hears every retry from the first call on (api-usage/ included).
+    """
     if max_sleep is not None:
         settings = settings.with_overrides(max_sleep=max_sleep)
     engine = make_engine(settings.database_url)
@@ -187,6 +192,8 @@ def open_pipeline(
     budget = Budget.from_settings(settings, engine, run_id=run_id, task_id=task_id, dag_id=dag_id)
     gate: CallGate = gate_wrapper(budget) if gate_wrapper else budget
     client = CourtListenerClient(settings, gate)
+    if on_retry is not None:
+        client.retry_listeners.append(on_retry)
     if settings.token is not None:
         # Usage made elsewhere with the same token counts: learn it now and after any 429.
         budget.usage_source = client.api_usage

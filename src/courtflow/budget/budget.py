@@ -142,6 +142,8 @@ class Budget:
         # Where to learn the server's own view (the client's api-usage/), when there is one.
         self.usage_source: Callable[[], ApiUsage] | None = None
         self._last_resync = time.monotonic()  # the source is asked at start anyway
+        # Told (seconds, reason) before each in-process wait: progress displays listen.
+        self.wait_listeners: list[Callable[[float, str], None]] = []
         # PostgreSQL: one autocommit statement per reservation, so the server releases
         # the key's lock as soon as the row is written.
         self._reserving = reserving_engine(engine) if engine.dialect.name == "postgresql" else None
@@ -235,7 +237,14 @@ class Budget:
                         wait_seconds=r.wait,
                         ticket=ticket,
                     )
-                self._sleep(wait if self.usage_source is None else min(wait, RESYNC_SECONDS))
+                if self.usage_source is not None:
+                    wait = min(wait, RESYNC_SECONDS)  # then look at api-usage/ again
+                reason = f"call budget full ({format_rates(r.rates)})"
+                if r.ahead > 0:
+                    reason += f", {r.ahead} caller(s) ahead in the queue"
+                for listener in self.wait_listeners:
+                    listener(wait, reason)
+                self._sleep(wait)
         except BaseException:
             if ticket is not None and not keep:
                 self.release(ticket)

@@ -66,6 +66,22 @@ class _Call:
 
 
 @dataclass(frozen=True)
+class RetryEvent:
+    """A failed attempt about to be retried: told to listeners before the backoff sleep."""
+
+    endpoint: str
+    url: str  # scheme, host and path; query redacted of anything token-shaped
+    attempt: int  # the attempt that failed (1 = first try)
+    max_attempts: int
+    error_class: str
+    reason: str  # the error's message on one short line, redacted
+    wait_seconds: float
+
+
+RetryListener = Callable[[RetryEvent], None]
+
+
+@dataclass(frozen=True)
 class _Exchange:
     """What one HTTP attempt produced: a JSON payload, a redirect target or an error."""
 
@@ -103,6 +119,7 @@ class CourtListenerClient:
             multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
         )
         self._holds: dict[str, float] = {}  # scope -> clock() before which nothing is sent
+        self.retry_listeners: list[RetryListener] = []
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json"}
         if settings.token:
             headers["Authorization"] = f"Token {settings.token.reveal()}"
@@ -250,6 +267,7 @@ class CourtListenerClient:
                 stop=stop_after_attempt(attempts or self._retry.attempts),
                 wait=self._wait,
                 retry=retry_if_exception(lambda e: should_retry(e, self._settings.max_sleep)),
+                before_sleep=lambda state: self._tell_retry(call, state),
                 sleep=self._sleep,
                 reraise=True,
             )
@@ -258,6 +276,26 @@ class CourtListenerClient:
                 return exchange.payload, call.url, call.attempts
             call.url = require_same_origin(exchange.location, self.base_url, what="redirect")
         raise BadRequestError(f"GET {describe_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _tell_retry(self, call: _Call, state: RetryCallState) -> None:
+        if not self.retry_listeners or state.outcome is None:
+            return
+        error = state.outcome.exception()
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, ThrottledError):
+            wait = max(wait, self._holds.get(call.scope, 0.0) - self._clock())
+        parsed = httpx.URL(call.url)
+        event = RetryEvent(
+            endpoint=call.endpoint,
+            url=redact(f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"),
+            attempt=state.attempt_number,
+            max_attempts=self._retry.attempts,
+            error_class=type(error).__name__,
+            reason=_short_reason(error, call.url, self._settings),
+            wait_seconds=float(wait),
+        )
+        for listener in self.retry_listeners:
+            listener(event)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -391,6 +429,16 @@ def _outcome(error: BaseException | None) -> Outcome:
     if isinstance(error, NetworkError) or not isinstance(error, CourtflowError):
         return "network"
     return "http_error"
+
+
+def _short_reason(error: BaseException | None, url: str, settings: Settings) -> str:
+    """The error's message on one short line, without the URL (the event names it)."""
+    where = describe_url(url)
+    text = str(error).replace(f" on GET {where}", "").replace(f"GET {where}: ", "")
+    text = " ".join(redact(text, settings.token).split())
+    # An HTML error page (a proxy's, a framework's) says nothing the status does not.
+    text = text.split("<", 1)[0].rstrip(": ")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _transport_message(where: str, exc: httpx.HTTPError) -> str:

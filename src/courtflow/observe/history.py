@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Integer,
     Select,
     and_,
     case,
+    cast,
+    extract,
     func,
     inspect,
     literal_column,
@@ -167,7 +170,22 @@ def hour_bucket(engine: Engine) -> ColumnElement[Any]:
         # converting to UTC wall time first makes the buckets UTC hours everywhere.
         utc = func.timezone(literal_column("'UTC'"), L.reserved_at)
         return func.date_trunc(literal_column("'hour'"), utc)
-    return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), L.reserved_at)
+    # Whole seconds only: SQLite rounds to milliseconds (23:59:59.9996 would be midnight).
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), func.substr(L.reserved_at, 1, 19))
+
+
+def time_bucket(engine: Engine, seconds: int) -> ColumnElement[Any]:
+    """The start of the ``seconds``-long UTC bucket of ``reserved_at`` (epoch-aligned)."""
+    if seconds == 3600:
+        return hour_bucket(engine)
+    if engine.dialect.name == "postgresql":
+        epoch = extract("epoch", L.reserved_at)
+        return func.to_timestamp(func.floor(epoch / seconds) * seconds)
+    # SQLite keeps time in milliseconds and would round 12:46:39.9995 up to :40; the
+    # stored text's first 19 characters are the whole seconds.
+    whole = func.substr(L.reserved_at, 1, 19)
+    epoch_int = cast(func.strftime(literal_column("'%s'"), whole), Integer)
+    return func.datetime((epoch_int // seconds) * seconds, literal_column("'unixepoch'"))
 
 
 def ledger_span(
@@ -196,9 +214,12 @@ def summary(engine: Engine, where: Filter = Filter()) -> Summary:
     )  # fmt: skip
 
 
-def calls_per_hour(engine: Engine, where: Filter = Filter()) -> list[HourCount]:
-    """Calls, external usage, 429s, retries and errors per UTC hour (hours with calls)."""
-    bucket = hour_bucket(engine).label("hour")
+def calls_per_hour(
+    engine: Engine, where: Filter = Filter(), *, bucket_seconds: int = 3600
+) -> list[HourCount]:
+    """Calls, external usage, 429s, retries and errors per UTC hour (hours with calls), or
+    per bucket of ``bucket_seconds`` (``hour`` is then the bucket's start)."""
+    bucket = time_bucket(engine, bucket_seconds).label("hour")
     stmt = where.apply(
         select(
             bucket, _count(IS_OURS), _calls(IS_EXTERNAL), _count(IS_THROTTLED),
@@ -261,16 +282,19 @@ def window_series(
     return result
 
 
-def latency(engine: Engine, where: Filter = Filter(), *, by_hour: bool = True) -> list[Latency]:
-    """p50/p95/p99 of ``duration_ms`` of reported attempts, per UTC hour or overall."""
+def latency(
+    engine: Engine, where: Filter = Filter(), *, by_hour: bool = True, bucket_seconds: int = 3600
+) -> list[Latency]:
+    """p50/p95/p99 of ``duration_ms`` of reported attempts, per UTC hour (or bucket of
+    ``bucket_seconds``) or overall."""
     if engine.dialect.name == "postgresql":
-        return _latency_sql(engine, where, by_hour)
-    return _latency_python(engine, where, by_hour)
+        return _latency_sql(engine, where, by_hour, bucket_seconds)
+    return _latency_python(engine, where, by_hour, bucket_seconds)
 
 
-def _latency_sql(engine: Engine, where: Filter, by_hour: bool) -> list[Latency]:
+def _latency_sql(engine: Engine, where: Filter, by_hour: bool, seconds: int) -> list[Latency]:
     pcts = [func.percentile_cont(q).within_group(L.duration_ms) for q in PERCENTILES]
-    bucket = hour_bucket(engine).label("hour")
+    bucket = time_bucket(engine, seconds).label("hour")
     cols: list[Any] = [func.count(), *pcts]
     stmt = where.apply(select(*([bucket] if by_hour else []), *cols).where(IS_TIMED))
     if by_hour:
@@ -285,8 +309,8 @@ def _latency_sql(engine: Engine, where: Filter, by_hour: bool) -> list[Latency]:
     return out
 
 
-def _latency_python(engine: Engine, where: Filter, by_hour: bool) -> list[Latency]:
-    bucket = hour_bucket(engine).label("hour")
+def _latency_python(engine: Engine, where: Filter, by_hour: bool, seconds: int) -> list[Latency]:
+    bucket = time_bucket(engine, seconds).label("hour")
     stmt = where.apply(select(bucket, L.duration_ms).where(IS_TIMED))
     groups: dict[datetime | None, list[float]] = defaultdict(list)
     with engine.connect() as conn:

@@ -170,3 +170,62 @@ def configure_json_logging(
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     return handler
+
+
+class RedactingFormatter(logging.Formatter):
+    """The plain-text formatter, with secrets and anything token-shaped removed."""
+
+    def __init__(self, fmt: str, secrets: tuple[str | Secret, ...] = ()) -> None:
+        super().__init__(fmt)
+        self._secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), *self._secrets)
+
+
+LOG_FORMATS: Final[tuple[str, ...]] = ("text", "json")
+# Libraries that narrate every step at INFO; shown from DEBUG (-vv) on.
+CHATTY_LOGGERS: Final[tuple[str, ...]] = ("alembic", "httpx", "httpcore")
+
+
+class DefaultEventFilter(logging.Filter):
+    """Every line gets an ``event``: the caller's, or ``log`` for plain messages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "event"):
+            record.event = "log"
+        return True
+
+
+def configure_logging(
+    level: int | str,
+    log_format: str = "text",
+    stream: IO[str] | None = None,
+    *,
+    secrets: tuple[str | Secret, ...] = (),
+) -> logging.Handler:
+    """One handler on the root logger: JSON lines (:class:`JsonFormatter`) or plain text.
+
+    Both carry the :func:`log_context` fields (JSON as keys; text only in JSON mode) and
+    neither ever shows a secret. Idempotent like :func:`configure_json_logging`.
+    """
+    numeric = level if isinstance(level, int) else logging.getLevelName(level.upper())
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if numeric <= logging.DEBUG
+                                         else logging.WARNING)  # fmt: skip
+    if log_format == "json":
+        handler = configure_json_logging(level, stream, secrets=secrets)
+        handler.addFilter(DefaultEventFilter())
+        return handler
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_courtflow_json", False)]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", secrets)
+    )
+    handler.addFilter(LogContextFilter())
+    handler._courtflow_json = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    return handler

@@ -2,7 +2,11 @@
 
 Inline CSS and inline SVG only (no scripts, no fonts, no network), so the file can be
 mailed, attached to a ticket or opened offline. Every chart is an ``<svg>`` with
-``id``/``data-chart`` and an accessible ``<title>``.
+``id``/``data-chart`` and an accessible ``<title>``; charts span the page's width, their
+time axes fit the period (seconds for a short run, days for a month), and every point
+shows its value on hover. Loads per resource and scope (rejected records included) and
+the 429s of the period are listed; :class:`~courtflow.observe.compare.DesignRun` s passed
+as ``comparison`` are drawn side by side against the same rates.
 
     build_report(make_engine(url), parse_rates("5000/hour"), Path("report.html"))
 """
@@ -20,13 +24,16 @@ from sqlalchemy import Engine, inspect
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import api_call_ledger
 from courtflow.observe import history as h
+from courtflow.observe import status as st
+from courtflow.observe.compare import DesignRun
 from courtflow.observe.metrics import window_label
+from courtflow.observe.report_sections import comparison_section, scopes_table, throttles_table
 from courtflow.observe.svg import HLine, Series, bar_chart, empty_chart, line_chart
 from courtflow.redact import Secret, redact
 
 DEFAULT_SPAN = timedelta(days=7)
 CHART_IDS_FIXED: tuple[str, ...] = (
-    "chart-calls-per-hour",
+    "chart-calls-over-time",
     "chart-throttles-retries",
     "chart-latency",
     "chart-rows-per-resource",
@@ -43,7 +50,11 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 .card .v{font-size:22px;font-weight:600} .card .k{color:#666;font-size:12px}
 .card.bad .v{color:#d62728}
 figure{background:#fff;border:1px solid #dde;border-radius:6px;margin:12px 0;padding:8px;
-width:max-content;max-width:100%;overflow-x:auto}
+box-sizing:border-box;width:100%}
+figure svg{display:block;width:100%;height:auto}
+svg .pt:hover{fill-opacity:1}
+.side{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.side h3{font-size:15px;margin:8px 0}
 figcaption{color:#555;font-size:12px;padding:4px 8px}
 table{border-collapse:collapse;background:#fff;font-size:13px}
 th,td{border:1px solid #dde;padding:4px 8px;text-align:right}
@@ -68,6 +79,28 @@ class ReportData:
     lags: list[h.WatermarkLag]
     runs: list[h.RunSummary]
     ledger_missing: bool
+    bucket_seconds: int = 3600
+    scopes: tuple[st.ScopeStatus, ...] = ()
+    throttles: tuple[st.Throttle, ...] = ()
+    comparison: tuple[DesignRun, ...] = ()
+
+
+# Bucket sizes for the charts over time; the smallest that keeps about 200 points or fewer.
+BUCKETS: tuple[int, ...] = (10, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
+MAX_BUCKETS = 200
+
+
+def bucket_for(span_seconds: float) -> int:
+    """Seconds per bucket for a period: 10 s for a short run, hours for a week, 6 h+ for more."""
+    return next((b for b in BUCKETS if span_seconds / b <= MAX_BUCKETS), BUCKETS[-1])
+
+
+def bucket_name(seconds: int) -> str:
+    names = {60: "minute", 3600: "UTC hour", 86400: "UTC day"}
+    if seconds in names:
+        return names[seconds]
+    return f"{seconds // 3600} h" if seconds % 3600 == 0 else (
+        f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s")
 
 
 def gather(
@@ -78,38 +111,53 @@ def gather(
     since: datetime | None = None,
     until: datetime | None = None,
     now: datetime | None = None,
+    comparison: Sequence[DesignRun] = (),
 ) -> ReportData:
     """Run every history query for the report's period (default: the last 7 days of calls)."""
     current = now or datetime.now(UTC)
     rows, lags = h.rows_per_resource(engine), h.watermark_lags(engine, current)
+    with engine.connect() as conn:
+        scopes = st.scope_statuses(conn, current)
     if not inspect(engine).has_table(api_call_ledger.name):
-        return ReportData(current, None, None, None, [], [], [], None, rows, lags, [], True)
+        return ReportData(current, None, None, None, [], [], [], None, rows, lags, [], True,
+                          scopes=scopes, comparison=tuple(comparison))  # fmt: skip
     first, last = h.ledger_span(engine, h.Filter(budget_key, since, until))
     if first is None or last is None:
-        return ReportData(current, since, until, None, [], [], [], None, rows, lags, [], False)
+        return ReportData(current, since, until, None, [], [], [], None, rows, lags, [], False,
+                          scopes=scopes, comparison=tuple(comparison))  # fmt: skip
     end = until or last
     start = since or max(first, end - DEFAULT_SPAN)
     where = h.Filter(budget_key, start, end)
+    bucket = bucket_for((end - start).total_seconds())
     overall = h.latency(engine, where, by_hour=False)
+    with engine.connect() as conn:
+        throttles, _ = st.throttles_between(conn, start, end, budget_key=budget_key)
     return ReportData(
         generated_at=current, since=start, until=end, summary=h.summary(engine, where),
-        hours=_fill_hours(h.calls_per_hour(engine, where), start, end),
+        hours=_fill_hours(h.calls_per_hour(engine, where, bucket_seconds=bucket), start, end,
+                          bucket),
         windows=h.window_series(engine, rates, where),
-        latency_hours=h.latency(engine, where), latency_all=overall[0] if overall else None,
+        latency_hours=h.latency(engine, where, bucket_seconds=bucket),
+        latency_all=overall[0] if overall else None,
         rows=rows, lags=lags, runs=h.recent_runs(engine, where), ledger_missing=False,
+        bucket_seconds=bucket, scopes=scopes, throttles=throttles, comparison=tuple(comparison),
     )  # fmt: skip
 
 
-def _fill_hours(hours: list[h.HourCount], start: datetime, end: datetime) -> list[h.HourCount]:
-    """Insert zero rows for quiet hours so lines drop to zero instead of bridging gaps."""
-    by_hour = {x.hour: x for x in hours}
-    cursor = start.replace(minute=0, second=0, microsecond=0)
-    if (end - cursor) > timedelta(days=92):
+def _fill_hours(
+    hours: list[h.HourCount], start: datetime, end: datetime, bucket: int = 3600
+) -> list[h.HourCount]:
+    """Insert zero rows for quiet buckets so lines drop to zero instead of bridging gaps."""
+    by_start = {x.hour: x for x in hours}
+    first = int(start.timestamp()) // bucket * bucket
+    if (end.timestamp() - first) / bucket > 4 * MAX_BUCKETS:
         return hours
     filled = []
-    while cursor <= end:
-        filled.append(by_hour.get(cursor, h.HourCount(cursor, 0, 0, 0, 0, 0)))
-        cursor += timedelta(hours=1)
+    cursor = first
+    while cursor <= end.timestamp():
+        moment = datetime.fromtimestamp(cursor, UTC)
+        filled.append(by_start.get(moment, h.HourCount(moment, 0, 0, 0, 0, 0)))
+        cursor += bucket
     return filled
 
 
@@ -160,33 +208,33 @@ def _window_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, s
     return charts
 
 
-_HOURLY_SPAN = 4 * 3600.0  # an hourly chart shows at least a few hours around its data
-
-
 def _hourly_charts(data: ReportData, rates: Sequence[Rate]) -> list[tuple[str, str]]:
     charts: list[tuple[str, str]] = []
-    hourly_limits = [HLine(r.limit, f"limit {r.text}") for r in rates if r.period == 3600]
+    b = data.bucket_seconds
+    per = bucket_name(b)
+    span = 4.0 * b  # a chart shows at least a few buckets around its data
+    limits = [HLine(r.limit, f"limit {r.text}") for r in rates if r.period == b]
     hours = [(x.hour, x) for x in data.hours]
     charts.append((line_chart(
-        "chart-calls-per-hour", "Calls per UTC hour",
+        "chart-calls-over-time", f"Calls per {per}",
         [Series("our calls", _epoch([(t, x.calls) for t, x in hours])),
          Series("external usage", _epoch([(t, x.external) for t, x in hours]))],
-        hlines=hourly_limits, y_label="calls / hour", min_span=_HOURLY_SPAN,
+        hlines=limits, y_label=f"calls / {per}", min_span=span,
     ), "External usage is quota spent elsewhere with the same credentials (api-usage/)."))
     charts.append((line_chart(
-        "chart-throttles-retries", "429s, retries and errors per UTC hour",
+        "chart-throttles-retries", f"429s, retries and errors per {per}",
         [Series("429 throttled", _epoch([(t, x.throttled) for t, x in hours]), "#d62728"),
          Series("retries (attempt > 1)", _epoch([(t, x.retries) for t, x in hours]), "#ff7f0e"),
          Series("errors", _epoch([(t, x.errors) for t, x in hours]), "#7f7f7f")],
-        y_label="count / hour", min_span=_HOURLY_SPAN,
+        y_label=f"count / {per}", min_span=span,
     ), ""))
     lat = data.latency_hours
     charts.append((line_chart(
-        "chart-latency", "Call latency percentiles per UTC hour",
+        "chart-latency", f"Call latency percentiles per {per}",
         [Series("p50", [(x.hour.timestamp(), x.p50) for x in lat if x.hour]),
          Series("p95", [(x.hour.timestamp(), x.p95) for x in lat if x.hour]),
          Series("p99", [(x.hour.timestamp(), x.p99) for x in lat if x.hour])],
-        y_label="ms", min_span=_HOURLY_SPAN,
+        y_label="ms", min_span=span, value_format=lambda v: f"{v:.0f} ms",
     ), ""))  # fmt: skip
     return charts
 
@@ -222,6 +270,8 @@ def _cards(data: ReportData) -> str:
         (f"peak {ws.rate.text}", f"{ws.peak:,} / {ws.rate.limit:,}", ws.peak > ws.rate.limit)
         for ws in data.windows
     )
+    rejected = sum(sc.rejected for sc in data.scopes)
+    items.append(("rejected records", f"{rejected:,}", rejected > 0))
     return '<div class="cards" id="summary">' + "".join(
         f'<div class="card{" bad" if bad else ""}"><div class="v">{html.escape(v)}</div>'
         f'<div class="k">{html.escape(k)}</div></div>'
@@ -273,6 +323,11 @@ generated {_ts(data.generated_at)}</div>
 {_cards(data)}
 <h2>Budget and calls</h2>
 {figures}
+{comparison_section(data.comparison, rates)}
+<h2>Loads by resource and scope</h2>
+{scopes_table(data.scopes)}
+<h2>429s in this period</h2>
+{throttles_table(data.throttles, data.summary.throttled if data.summary else 0)}
 <h2>Recent runs</h2>
 {_runs_table(data.runs)}
 </body></html>
@@ -290,9 +345,11 @@ def build_report(
     now: datetime | None = None,
     title: str = "courtflow report",
     secrets: Sequence[str | Secret | None] = (),
+    comparison: Sequence[DesignRun] = (),
 ) -> Path:
     """Write the report to ``out_path`` (parents created) and return its path."""
-    data = gather(engine, rates, budget_key=budget_key, since=since, until=until, now=now)
+    data = gather(engine, rates, budget_key=budget_key, since=since, until=until, now=now,
+                  comparison=comparison)  # fmt: skip
     page = redact(render_html(data, rates, title), *secrets)
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 
 No JavaScript and no external assets: each function returns one ``<svg>`` element as a
 string, with ``id``/``data-chart`` attributes and a ``<title>``/``<desc>`` that screen
-readers announce. Every text goes through XML escaping.
+readers announce. Charts scale to the page's width (``viewBox``); every data point and
+bar carries a ``<title>``, which browsers show on hover. Every text goes through XML
+escaping.
 
     svg = line_chart("calls", "Calls per hour", [Series("calls", [(t0, 3.0), (t1, 5.0)])],
                      hlines=[HLine(5000, "limit 5000/hour")])
@@ -20,7 +22,7 @@ PALETTE: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
 )  # fmt: skip
 LIMIT_COLOR = "#d62728"
-WIDTH, HEIGHT = 900, 280
+WIDTH, HEIGHT = 1200, 300
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 70, 45, 40, 45
 
 
@@ -72,8 +74,14 @@ def fmt_number(value: float) -> str:
 def time_formatter(first: float, last: float) -> Callable[[float], str]:
     """Label epoch seconds with as much precision as the span needs (UTC)."""
     span = last - first
-    fmt = "%H:%M:%S" if span < 600 else "%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d"
+    fmt = ("%H:%M:%S" if span < 600 else "%H:%M" if span < 86400
+           else "%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d")  # fmt: skip
     return lambda x: datetime.fromtimestamp(x, UTC).strftime(fmt)
+
+
+def hover_time(x: float) -> str:
+    """A data point's exact instant, for its hover title."""
+    return datetime.fromtimestamp(x, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _open_svg(chart_id: str, title: str, desc: str, width: int, height: int) -> list[str]:
@@ -81,8 +89,8 @@ def _open_svg(chart_id: str, title: str, desc: str, width: int, height: int) -> 
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" id={ident} data-chart={ident} role="img" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'font-family="sans-serif" font-size="12">',
+        f'width="100%" viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet" '
+        f'style="max-width:100%;height:auto" font-family="sans-serif" font-size="12">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
@@ -127,11 +135,13 @@ def line_chart(
     width: int = WIDTH,
     height: int = HEIGHT,
     min_span: float = 2.0,
+    value_format: Callable[[float], str] = fmt_number,
 ) -> str:
     """Lines over a shared x axis with optional horizontal reference lines.
 
     ``min_span`` widens a too-narrow x axis around its data (one hourly point would
-    otherwise get an axis two seconds wide).
+    otherwise get an axis two seconds wide). Each point has a hover ``<title>``: the
+    series, its x (as the axis labels it, with seconds) and its value.
     """
     xs = [x for s in series for x, _ in s.points]
     if not xs:
@@ -153,6 +163,7 @@ def line_chart(
         return MARGIN_TOP + plot_h - (y / y_top) * plot_h
 
     fmt_x = x_format or time_formatter(x0, x1)
+    fmt_hover = x_format or hover_time
     parts = _open_svg(chart_id, title, desc or title, width, height)
     parts.append('<g class="axes" stroke="#ccc" stroke-width="1">')
     for t in ticks:
@@ -193,6 +204,14 @@ def line_chart(
         if len(s.points) == 1:
             (x, y), = s.points
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
+        # Invisible targets: hovering a point shows its value (no script needed).
+        parts.append(f'<g class="points" fill="{color}" fill-opacity="0">')
+        parts.extend(
+            f'<circle class="pt" cx="{px(x):.1f}" cy="{py(y):.1f}" r="5">'
+            f"<title>{escape(f'{s.name}: {value_format(y)} at {fmt_hover(x)}')}</title></circle>"
+            for x, y in s.points
+        )
+        parts.append("</g>")
         legend.append((s.name, color, False))
     parts.extend(_legend(legend, width))
     parts.append("</svg>")
@@ -225,7 +244,8 @@ def bar_chart(
             f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" fill="#333">'
             f"{escape(label)}</text>"
             f'<rect class="bar" data-label={quoteattr(label)} x="{label_w}" y="{y + 4}" '
-            f'width="{w:.1f}" height="{row_h - 8}" fill="{color}"/>'
+            f'width="{w:.1f}" height="{row_h - 8}" fill="{color}">'
+            f"<title>{escape(f'{label}: {value_format(value)}')}</title></rect>"
             f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" fill="#333">'
             f"{escape(value_format(value) + (' ' + unit if unit else ''))}</text>"
         )

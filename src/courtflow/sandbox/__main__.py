@@ -1,7 +1,7 @@
-"""``python -m courtflow.sandbox``: serve the sandbox until interrupted.
+"""python -m courtflow.sandbox: serve the sandbox until interrupted.
 
-Prints ``SANDBOX_URL=<url>`` on stdout once listening, so a parent process can use
-``--port 0`` and read the port chosen. Example::
+Prints SANDBOX_URL=<url> on stdout once listening, so a parent process can use
+--port 0 and read the port chosen. Example:
 
     python -m courtflow.sandbox --port 0 --rates 20/2s,150/20s --seed 1 \\
         --volume dockets=5000 --fault p_500=0.05 --fault seed=3
@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument("--rates", type=_csv, default=("5000/hour",), help="e.g. 20/2s,150/20s")
-    p.add_argument("--api-usage-rates", type=_csv, default=("10/min", "120/hour"))
+    p.add_argument("--api-usage-rates", type=_csv, default=("10/min", "120/hour"),
+                   help="api-usage/'s own rates (default 10/min,120/hour)")  # fmt: skip
     p.add_argument(
         "--token", action="append", help=f"accepted token (default the demo token {DEMO_TOKEN})"
     )
@@ -66,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="token answered 429 without Retry-After",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic records")
     p.add_argument("--volume", action="append", default=[], help="RESOURCE=N, e.g. dockets=5000")
     p.add_argument("--start", type=_moment, help="first synthetic date_modified (ISO 8601)")
     p.add_argument("--end", type=_moment, help="end of the synthetic date_modified range")
-    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     p.add_argument(
         "--retry-after-form", choices=("seconds", "http-date"), default="seconds",
         help="how a 429's Retry-After states the wait",

@@ -77,8 +77,23 @@ def test_hour_buckets_are_utc_whatever_the_session_time_zone(pg_ledger: LedgerDb
         assert h.calls_per_hour(kolkata, MINE) == h.calls_per_hour(engine, MINE)
         assert all(x.hour.minute == 0 for x in h.calls_per_hour(kolkata, MINE))
         assert h.latency(kolkata, MINE) == h.latency(engine, MINE)
+        for size in (10, 300, 86400):  # the report's shorter and longer buckets too
+            buckets = h.calls_per_hour(kolkata, MINE, bucket_seconds=size)
+            assert buckets == h.calls_per_hour(engine, MINE, bucket_seconds=size)
+            assert all(int(x.hour.timestamp()) % size == 0 for x in buckets)
     finally:
         kolkata.dispose()
+
+
+def test_buckets_of_any_size_agree_on_sqlite_and_postgresql(
+    sqlite_ledger: LedgerDb, pg_ledger: LedgerDb
+) -> None:
+    for size in (10, 60, 300, 6 * 3600):
+        lite = h.calls_per_hour(sqlite_ledger[0], MINE, bucket_seconds=size)
+        assert lite == h.calls_per_hour(pg_ledger[0], MINE, bucket_seconds=size)
+        assert sum(x.calls for x in lite) == h.summary(sqlite_ledger[0], MINE).calls
+        assert h.latency(sqlite_ledger[0], MINE, bucket_seconds=size) == pytest.approx(
+            h.latency(pg_ledger[0], MINE, bucket_seconds=size))  # fmt: skip
 
 
 def test_window_series_peak_is_the_exact_maximum_and_stays_under_each_limit(

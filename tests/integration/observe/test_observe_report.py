@@ -192,3 +192,68 @@ def test_any_rate_list_gets_one_window_chart_per_rate(
     rates = parse_rates(rates_text)
     text = build_report(sqlite_ledger[0], rates, tmp_path / "r.html", budget_key=KEY).read_text()
     assert chart_ids(text) == expected_chart_ids(rates)
+
+
+def _x_labels(root: ET.Element) -> list[str]:
+    ns = "{http://www.w3.org/2000/svg}"
+    return [t.text or "" for t in root.findall(f"{ns}text[@text-anchor='middle']")
+            if t.get("transform") is None]  # the rotated one is the y axis's name
+
+
+@pytest.mark.parametrize(
+    ("span", "bucket", "label"),
+    [(timedelta(minutes=3), "10 s", r"^\d\d:\d\d:\d\d$"), (timedelta(hours=6), "5 min",
+     r"^\d\d:\d\d$")],
+)  # fmt: skip
+def test_time_axes_fit_the_period(
+    sqlite_ledger: LedgerDb, tmp_path: Path, span: timedelta, bucket: str, label: str
+) -> None:
+    page = build_report(sqlite_ledger[0], RATES, tmp_path / "span.html", budget_key=KEY,
+                        since=START, until=START + span, now=END).read_text()  # fmt: skip
+    charts = svgs(page)
+    calls = charts["chart-calls-over-time"]
+    ns = "{http://www.w3.org/2000/svg}"
+    assert (calls.findtext(f"{ns}title") or "") == f"Calls per {bucket}"
+    labels = _x_labels(calls)
+    assert len(labels) == 6 and all(re.match(label, x) for x in labels), labels
+    (ours, _external) = calls.findall(f".//{ns}polyline")
+    assert len(ours.get("points", "").split()) >= span.total_seconds() / 300  # not one dot
+
+
+def test_a_month_is_drawn_in_days_and_a_short_run_in_seconds() -> None:
+    from courtflow.observe.report import bucket_for
+    from courtflow.observe.svg import time_formatter
+
+    assert bucket_for(180) == 10 and bucket_for(7 * 86400) == 3600
+    assert bucket_for(31 * 86400) == 6 * 3600
+    assert time_formatter(0, 31 * 86400)(86400 * 3) == "1970-01-04"
+    assert time_formatter(0, 120)(75) == "00:01:15"
+
+
+def test_every_point_and_bar_shows_its_value_on_hover_and_charts_span_the_page(
+    sqlite_ledger: LedgerDb, tmp_path: Path
+) -> None:
+    page = report(sqlite_ledger[0], tmp_path).read_text()
+    ns = "{http://www.w3.org/2000/svg}"
+    for cid, root in svgs(page).items():
+        assert root.get("width") == "100%" and root.get("viewBox"), cid
+        for poly in root.findall(f".//{ns}polyline"):
+            points = poly.get("points", "").split()
+            name = poly.get("data-series", "")
+            hovers = [c.findtext(f"{ns}title") or "" for c in root.findall(f".//{ns}circle")]
+            mine = [t for t in hovers if t.startswith(f"{name}: ")]
+            assert len(mine) == len(points), (cid, name)
+            assert all(re.search(r": [\d.,k]+( ms)? at 2024-05-01 \d\d:\d\d:\d\d UTC$", t)
+                       for t in mine), mine[:3]  # fmt: skip
+        for bar in root.findall(f".//{ns}rect[@class='bar']"):
+            assert (bar.findtext(f"{ns}title") or "").startswith(bar.get("data-label", "?"))
+    assert "figure{" in page and "width:100%" in page
+
+
+def test_the_report_lists_scopes_rejects_and_429s(ledger: LedgerDb, tmp_path: Path) -> None:
+    engine, _ = ledger
+    page = report(engine, tmp_path).read_text()
+    assert 'id="scopes"' in page and 'id="throttles"' in page
+    assert "rejected records" in page
+    throttles = re.search(r'<table id="throttles">.*?</table>', page, re.S)
+    assert throttles is not None and throttles.group(0).count("<tr>") >= 2
