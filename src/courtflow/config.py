@@ -113,8 +113,9 @@ def require_v4(url: str) -> None:
     if version != "v4":
         raise ConfigError(
             f"COURTLISTENER_API_BASE_URL must be a v4 API base such as "
-            f"https://www.courtlistener.com/api/rest/v4, got {url!r}: courtflow relies on "
-            "v4's cursor pagination (v3 pages by number and stops after 100 pages)"
+            f"https://www.courtlistener.com/api/rest/v4, got {url!r}: check it is the "
+            "CourtListener REST API v4 (courtflow relies on v4's cursor pagination; v3 "
+            "pages by number and stops after 100 pages)"
         )
 
 

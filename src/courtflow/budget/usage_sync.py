@@ -84,7 +84,7 @@ def sync_usage(
         with budget.engine.begin() as conn:
             until = ledger.db_now(conn) + timedelta(seconds=exc.retry_after)
             ledger.block(conn, key, until, f"api-usage/ 429 Retry-After: {exc.retry_after:g}s")
-        log.warning(
+        log.info(
             "api-usage/ throttled for %.0fs: reconciliation skipped",
             exc.retry_after,
             extra={"event": "reconcile_skipped", "reason": "api_usage 429"},
@@ -92,7 +92,8 @@ def sync_usage(
         return 0
     except CourtflowError as exc:
         _report(budget, r.call_id, started, None, "http_error", type(exc).__name__)
-        log.warning("api-usage/ reconciliation skipped: %s", type(exc).__name__)
+        # Routine and retried at the next occasion; the sync's own calls report the cause.
+        log.info("api-usage/ reconciliation skipped: %s", type(exc).__name__)
         return 0
     _report(budget, r.call_id, started, 200, "ok", None)
     with budget.engine.begin() as conn:
