@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError
@@ -30,8 +30,11 @@ from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.client.usage import ApiUsage
 from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
+from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
 log = logging.getLogger("courtflow.budget")
+
+_T = TypeVar("_T")
 
 DEFAULT_RETENTION = 7 * 86_400.0  # ledger rows kept after their windows, for audits
 
@@ -71,6 +74,7 @@ class Budget:
         dag_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         synchronous: bool = False,
+        db_retry: DbRetryPolicy | None = None,
     ) -> None:
         if not rates:
             raise ConfigError("the call budget needs at least one rate such as '5000/hour'")
@@ -88,6 +92,8 @@ class Budget:
         self.run_id, self.task_id, self.dag_id = run_id, task_id, dag_id
         self._sleep = sleep
         self._synchronous = synchronous
+        # Every ledger transaction rides out a database restart (courtflow.store.retry).
+        self._db_retry = db_retry or DbRetryPolicy()
         self._server_rates: str | None = None  # last seen in the ledger; a hint only
         # Where to learn the server's own view (the client's api-usage/), when there is one.
         self.usage_source: Callable[[], ApiUsage] | None = None
@@ -105,11 +111,20 @@ class Budget:
             headroom=settings.headroom,
             safety_margin=settings.safety_margin,
             max_sleep=settings.max_sleep,
+            db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
             **ids,
         )
 
     def __repr__(self) -> str:
         return f"Budget(key={self.key!r}, rates={format_rates(self.rates)!r})"
+
+    @property
+    def db_retry(self) -> DbRetryPolicy:
+        return self._db_retry
+
+    def _db(self, work: Callable[[], _T], what: str) -> _T:
+        """Run one ledger transaction, retrying transient database errors."""
+        return run_with_db_retry(self.engine, work, self._db_retry, what=what, sleep=self._sleep)
 
     # -- rates -----------------------------------------------------------------------
     @property
@@ -124,9 +139,12 @@ class Budget:
 
     def adopt_rates(self, rates: Sequence[Rate]) -> tuple[Rate, ...]:
         """Enforce the server's rates too (for every worker of this key); returns the result."""
-        with self.engine.begin() as conn:
-            ledger.lock_key(conn, self.key)
-            ledger.set_server_rates(conn, self.key, rates)
+        def adopt() -> None:
+            with self.engine.begin() as conn:
+                ledger.lock_key(conn, self.key)
+                ledger.set_server_rates(conn, self.key, rates)
+
+        self._db(adopt, "adopting server rates")
         self._server_rates = format_rates(rates) if rates else None
         return self.rates
 
@@ -153,7 +171,10 @@ class Budget:
             self._sleep(r.wait)
 
     def try_reserve(self, endpoint: str | None = None) -> ledger.Reservation:
-        """One reservation attempt, no waiting."""
+        """One reservation attempt, no waiting (beyond riding out a database outage)."""
+        return self._db(lambda: self._try_reserve_once(endpoint), "reservation")
+
+    def _try_reserve_once(self, endpoint: str | None) -> ledger.Reservation:
         if self._reserving is None:
             with self.engine.begin() as conn:
                 r = self._try_reserve(conn, endpoint)
@@ -188,16 +209,24 @@ class Budget:
         )
 
     def report(self, ticket: Ticket, report: CallReport) -> None:
-        if ticket.call_id is None:
+        call_id = ticket.call_id
+        if call_id is None:
             return
-        with self.engine.begin() as conn:
-            ledger.record(conn, ticket.call_id, report)
+
+        def record() -> None:
+            with self.engine.begin() as conn:
+                ledger.record(conn, call_id, report)
+
+        self._db(record, "call report")
 
     def throttled(self, retry_after: float) -> None:
         """A 429 with Retry-After: block every worker of this key until it has passed."""
-        with self.engine.begin() as conn:
-            until = ledger.db_now(conn) + timedelta(seconds=max(0.0, retry_after))
-            ledger.block(conn, self.key, until, f"429 Retry-After: {retry_after:g}s")
+        def block() -> None:
+            with self.engine.begin() as conn:
+                until = ledger.db_now(conn) + timedelta(seconds=max(0.0, retry_after))
+                ledger.block(conn, self.key, until, f"429 Retry-After: {retry_after:g}s")
+
+        self._db(block, "server block")
         # A 429 means the ledger and the server disagree (someone else uses the token,
         # or the rates changed): learn the server's usage and rates.
         self.sync_with_server()
@@ -215,10 +244,15 @@ class Budget:
     # -- inspection ------------------------------------------------------------------
     def next_available(self) -> float:
         """When a call could be reserved (epoch seconds, database clock; now if now)."""
-        with self.engine.begin() as conn:
-            now_dt, blocked, server = ledger.read_state(conn, self.key)
-            rates = ledger.effective_rates(self._configured, server, self.headroom)
-            blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
+        def read() -> tuple[datetime, datetime | None, str | None, Any, Any]:
+            with self.engine.begin() as conn:
+                now_dt, blocked, server = ledger.read_state(conn, self.key)
+                rates = ledger.effective_rates(self._configured, server, self.headroom)
+                return now_dt, blocked, server, rates, seqlog.nth_newest(
+                    conn, self.key, rates, self.margin
+                )
+
+        now_dt, blocked, server, rates, blockers = self._db(read, "budget check")
         self._server_rates = server
         now = ledger.epoch(now_dt)
         ready = room_at(blockers, rates, now, self.margin)
@@ -228,16 +262,20 @@ class Budget:
 
     def usage(self) -> tuple[WindowUsage, ...]:
         """Per enforced window: used, limit, remaining and when the next slot frees up."""
-        with self.engine.begin() as conn:
-            now_dt, _, server = ledger.read_state(conn, self.key)
-            rates = tighter(ledger.effective_rates(self._configured, server, self.headroom))
-            blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
-            used = [
-                seqlog.count_since(
-                    conn, self.key, now_dt - timedelta(seconds=r.period + self.margin)
-                )
-                for r in rates
-            ]
+        def read() -> tuple[datetime, Any, Any, list[int]]:
+            with self.engine.begin() as conn:
+                now_dt, _, server = ledger.read_state(conn, self.key)
+                rates = tighter(ledger.effective_rates(self._configured, server, self.headroom))
+                blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
+                used = [
+                    seqlog.count_since(
+                        conn, self.key, now_dt - timedelta(seconds=r.period + self.margin)
+                    )
+                    for r in rates
+                ]
+                return now_dt, rates, blockers, used
+
+        now_dt, rates, blockers, used = self._db(read, "budget usage")
         now = ledger.epoch(now_dt)
         return tuple(
             WindowUsage(
