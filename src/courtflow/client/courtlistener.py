@@ -359,7 +359,10 @@ class CourtListenerClient:
                     f"COURTFLOW_REQUEST_DEADLINE={self._settings.request_deadline:g}s "
                     f"({size} bytes received)"
                 )
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        # What Response.read() does after the same loop: classify() reads .content.
+        response._content = body
+        return body
 
     def _record(
         self,
