@@ -74,7 +74,7 @@ def parse_instant(text: str, *, name: str = "time") -> datetime:
     try:
         if len(value) == 10:
             d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+            value = datetime(d.year, d.month, d.day, tzinfo=UTC).isoformat()
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ConfigError(
