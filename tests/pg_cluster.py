@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -98,8 +98,6 @@ def own_cluster() -> Iterator[Cluster]:
         cluster.start()
         yield cluster
     finally:
-        try:
+        with suppress(subprocess.SubprocessError, OSError):
             cluster.stop("immediate")
-        except (subprocess.SubprocessError, OSError):
-            pass
         shutil.rmtree(root, ignore_errors=True)

@@ -125,7 +125,7 @@ def test_a_restart_of_the_target_mid_sync_is_ridden_out_and_the_table_is_exact(
     proc = start_sync(sandbox, db, "restarted")
     wait_for_pages(db, 3, proc)
     cluster.restart(mode, down_seconds=1.5)
-    out, err = proc.communicate(timeout=180)
+    _out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert state(db)[0] == reference[0]
@@ -144,7 +144,7 @@ def test_a_longer_outage_ends_with_one_line_and_a_rerun_completes_exactly(
     wait_for_pages(db, 3, proc)
     cluster.stop("fast")
     try:
-        out, err = proc.communicate(timeout=180)
+        _out, err = proc.communicate(timeout=180)
     finally:
         cluster.start()
     assert proc.returncode != 0
