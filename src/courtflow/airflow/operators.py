@@ -135,6 +135,7 @@ class CourtListenerSyncOperator(BaseOperator):
     def _run(self, context: Context, resume: Mapping[str, Any]) -> dict[str, Any]:
         from courtflow.airflow.logging import task_logging
         from courtflow.airflow.metrics import AirflowStatsSink
+        from courtflow.observe.metrics import record_rejects
 
         spec = get_resource(self.resource)
         scope = Scope.of(spec, self.filters)
@@ -166,6 +167,7 @@ class CourtListenerSyncOperator(BaseOperator):
                         on_page=PageRecorder(sink), scope=scope,
                     )  # fmt: skip
                     self._record_lag(pipeline, spec, scope, sink)
+                    record_rejects(sink, spec.name, result.rejected)
             except BudgetExhaustedError as exc:
                 self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full")
             except ThrottledError as exc:

@@ -16,6 +16,7 @@ from courtflow.errors import (
     CursorLoopError,
     DeadlineExceededError,
 )
+from courtflow.observe.report import gather
 from courtflow.redact import Secret
 from courtflow.resources import get_resource
 from courtflow.sandbox import DEMO_TOKEN, FaultConfig, RunningSandbox, SandboxConfig, start_sandbox
@@ -123,6 +124,8 @@ def test_poison_records_are_stored_or_set_aside_and_the_window_completes(
             assert all('"yesterday-ish"' in r.raw and r.run_id == "poisoned" for r in rejects)
             before = table_checksum(conn, SPEC)
         assert summarize(engine, [SPEC], run_ids=["poisoned"]).rejected == len(broken)
+        assert "rejected records: 2" in summarize(engine, [SPEC], run_ids=["poisoned"]).human()
+        assert gather(engine, p.budget.rates).rejects == {SPEC.name: len(broken)}
         # A rerun of the whole window: nothing changes, no rejected record twice.
         clear_checkpoints(engine, SPEC.name)
     again = sync(sandbox, db, run_id="again")

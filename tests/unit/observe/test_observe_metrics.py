@@ -230,7 +230,8 @@ def test_metrics_md_documents_exactly_the_metrics_the_code_emits() -> None:
         value for name, value in vars(m).items()
         if name.isupper() and isinstance(value, str) and value.startswith("courtlistener.")
     }  # fmt: skip
-    parametrised = {m.ERRORS, m.BUDGET_REMAINING, m.ROWS_UPSERTED, m.PAGES, m.WATERMARK_LAG}
+    parametrised = {m.ERRORS, m.BUDGET_REMAINING, m.ROWS_UPSERTED, m.PAGES, m.WATERMARK_LAG,
+                    m.REJECTED}
     expected = {c + (".<x>" if c in parametrised else "") for c in constants}
     documented = {re.sub(r"<[a-z_]+>", "<x>", n) for n in documented_names()}
     assert documented == expected
