@@ -31,6 +31,12 @@ TEXT_LOOKUPS: tuple[str, ...] = (
 NUMBER_LOOKUPS: tuple[str, ...] = ("exact", "gte", "gt", "lte", "lt", "range", "in")
 DATE_LOOKUPS: tuple[str, ...] = ("exact", "gte", "gt", "lte", "lt", "range", "year", "month", "day")
 BASIC: tuple[str, ...] = ("exact",)
+# The server's own lists (cl/api/utils.py), which the catalogue's filter sets use.
+DATETIME_LOOKUPS: tuple[str, ...] = (*DATE_LOOKUPS, "hour", "minute", "second")
+INTEGER_LOOKUPS: tuple[str, ...] = ("exact", "gte", "gt", "lte", "lt", "range")
+BASIC_TEXT_LOOKUPS: tuple[str, ...] = ("exact", "iexact", "startswith", "istartswith")
+# Lookups whose value is an integer part of a date or time, whatever the field's type.
+PART_LOOKUPS: frozenset[str] = frozenset({"year", "month", "day", "hour", "minute", "second"})
 
 # The window of a sync sets these itself; a scope may not.
 RESERVED: frozenset[str] = frozenset(
@@ -94,8 +100,30 @@ def split_filter(spec: ResourceSpec, name: str) -> tuple[FilterField, str]:
             f"filter {name!r} on {spec.name}: {head!r} is set by the sync itself "
             "(use --since/--until for date_modified windows)"
         )
-    valid = ", ".join(f.name for f in spec.filters) or "none"
+    valid = ", ".join(valid_at(spec, name)) or "none"
     raise ConfigError(f"unknown filter {name!r} on {spec.name}; valid filters: {valid}")
+
+
+def valid_at(spec: ResourceSpec, name: str) -> list[str]:
+    """The valid names beside ``name``: under its longest known relation prefix.
+
+    Related filters make hundreds of names; listing those that share the part the user
+    got right (``cluster__docket__...``) says more than listing them all.
+    """
+    names = {f.name for f in spec.filters}
+    parts = name.split("__")
+    for cut in range(len(parts) - 1, -1, -1):
+        prefix = "__".join(parts[:cut]) + "__" if cut else ""
+        heads = sorted({n[len(prefix):].split("__", 1)[0] for n in names if n.startswith(prefix)})
+        if heads:
+            out: list[str] = []
+            for head in heads:
+                if prefix + head in names:
+                    out.append(prefix + head)
+                if any(n.startswith(prefix + head + "__") for n in names):
+                    out.append(prefix + head + "__...")
+            return out
+    return []
 
 
 def check_value(spec: ResourceSpec, name: str, value: object) -> str:
@@ -114,8 +142,10 @@ def check_value(spec: ResourceSpec, name: str, value: object) -> str:
                 f"filter {name!r} on {spec.name}: a range is 'low,high', got {text!r}"
             )
         return ",".join(_check_one(spec, name, field, p) for p in parts)
-    if lookup in ("year", "month", "day"):
+    if lookup in PART_LOOKUPS:
         return _check_int(spec, name, text)
+    if lookup == "isnull":
+        return _check_one(spec, name, FilterField(field.name, "bool"), text)
     return _check_one(spec, name, field, text)
 
 

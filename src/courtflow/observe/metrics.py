@@ -27,6 +27,7 @@ from typing import Final, Literal, Protocol
 
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.errors import BudgetExhaustedError
+from courtflow.resources import metric_name
 
 PREFIX: Final = "courtlistener"
 CALLS: Final = "courtlistener.calls"
@@ -263,7 +264,7 @@ class ObservedGate:
 
 def record_page(sink: MetricsSink, resource: str, rows: int, seconds: float) -> None:
     """One page of ``resource`` was upserted: ``rows`` rows in ``seconds`` (fetch + write)."""
-    token = metric_token(resource)
+    token = metric_token(metric_name(resource))
     tags = {"resource": token}
     sink.incr(f"{ROWS_UPSERTED}.{token}", rows, tags=tags)
     sink.incr(f"{PAGES}.{token}", tags=tags)
@@ -290,7 +291,7 @@ def record_watermark(
     sink: MetricsSink, resource: str, watermark: datetime, now: datetime | None = None
 ) -> float:
     """Gauge how far ``resource``'s watermark trails now; returns the lag in seconds."""
-    token = metric_token(resource)
+    token = metric_token(metric_name(resource))
     lag = watermark_lag_seconds(watermark, now)
     sink.gauge(f"{WATERMARK_LAG}.{token}", lag, tags={"resource": token})
     return lag

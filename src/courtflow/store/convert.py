@@ -35,6 +35,10 @@ from courtflow.resources import ColumnSpec, ResourceSpec
 
 _T = TypeVar("_T")
 
+# date_modified of records that have none (opinions-cited): such rows never change, so
+# one fixed value keeps the "never older" rule; equal contents hash equal.
+NO_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+
 # Only links into the REST API are reduced to ids: a plain URL such as an opinion's
 # download_url is data and stays as it is.
 _API_LINK = re.compile(r"^(?:https?://[^/]+)?/api/rest/v\d+/[\w-]+/([^/?#]+)/?(?:[?#].*)?$")
@@ -161,6 +165,18 @@ def convert_value(column: ColumnSpec, value: object) -> object:
     return parse_timestamp(value)
 
 
+def source_value(record: Mapping[str, Any], source: str) -> object:
+    """``record[source]``; ``a.b`` reads ``b`` of the object nested under ``a`` (None if absent)."""
+    if "." not in source:
+        return record.get(source)
+    value: object = record
+    for part in source.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 def record_id(spec: ResourceSpec, record: Mapping[str, Any]) -> int | str:
     """The record's key, typed per ``spec.key_type``; BadPayloadError if absent or odd."""
     raw = record.get("id")
@@ -223,10 +239,12 @@ def convert_record(
     key = record_id(spec, record)
     if _depth_exceeds(record, MAX_DEPTH):
         raise _bad(spec, key, "(record)", f"nests deeper than {MAX_DEPTH} levels")
-    if record.get("date_modified") is None:
-        raise _bad(spec, key, "date_modified", "is missing")
     row: dict[str, Any] = {"id": key}
-    for field in ("date_modified", "date_created"):
+    if not spec.timestamps:
+        row["date_modified"], row["date_created"] = NO_TIMESTAMP, None
+    elif record.get("date_modified") is None:
+        raise _bad(spec, key, "date_modified", "is missing")
+    for field in ("date_modified", "date_created") if spec.timestamps else ():
         value = record.get(field)
         try:
             row[field] = None if value is None else parse_timestamp(value)
@@ -234,7 +252,7 @@ def convert_record(
             raise _bad(spec, key, field, f"is not an ISO 8601 timestamp ({exc}): {value!r}") \
                 from None
     for column in spec.columns:
-        value = record.get(column.source)
+        value = source_value(record, column.source)
         try:
             row[column.name] = convert_value(column, value)
         except (ValueError, OverflowError) as exc:

@@ -21,7 +21,7 @@ from courtflow.observe.metrics import (
     record_watermark,
     window_label,
 )
-from courtflow.resources import RESOURCES
+from courtflow.resources import RESOURCES, metric_name
 
 METRICS_MD = Path(m.__file__).with_name("METRICS.md")
 
@@ -242,7 +242,8 @@ def test_every_metric_name_fits_statsd_and_opentelemetry_rules() -> None:
     for template in documented_names():
         name = template.replace("<error_class>", "BadPayloadError")
         name = name.replace("<window>", window_label("5000/hour"))
-        names += [name.replace("<resource>", r) for r in RESOURCES] if "<" in name else [name]
+        tokens = [metric_name(r) for r in RESOURCES]
+        names += [name.replace("<resource>", t) for t in tokens] if "<" in name else [name]
     for name in names:
         wire = f"airflow.{name}"
         assert re.fullmatch(r"[A-Za-z0-9_.-]+", wire), wire
