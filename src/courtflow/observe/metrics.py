@@ -275,7 +275,7 @@ def record_rejects(sink: MetricsSink, resource: str, count: int) -> None:
     """``count`` records of ``resource`` were set aside in sync_rejects (poison records)."""
     if count <= 0:
         return
-    token = metric_token(resource)
+    token = metric_token(metric_name(resource))
     sink.incr(f"{REJECTED}.{token}", count, tags={"resource": token})
 
 
