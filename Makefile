@@ -44,7 +44,7 @@ test-slow: setup
 	$(PY) -m pytest -q -m slow tests
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks reliability
 	$(VENV)/bin/mypy --strict src
 
 bench: setup

@@ -157,11 +157,17 @@ class Harness:
         return outcome
 
 
-def completes(h: Harness, **env: str) -> Callable[[str, Outcome], None]:
+def completes(h: Harness, reruns: int = 2, **env: str) -> Callable[[str, Outcome], None]:
+    """Completes, possibly after rerunning a run that ended on a transient error (exit 1),
+    as a scheduler's retry would."""
     def body(db: str, o: Outcome) -> None:
-        code, err = h.run(db, o, **env)
+        for _ in range(reruns + 1):
+            code, err = h.run(db, o, **env)
+            if code != 1:
+                break
         o.ok = code == 0 and "Traceback" not in err
-        o.result = "completed" if code == 0 else f"exit {code}: {err.strip()[-200:]}"
+        again = f" after {o.runs - 1} rerun(s)" if o.runs > 1 else ""
+        o.result = f"completed{again}" if code == 0 else f"exit {code}: {err.strip()[-200:]}"
     return body
 
 
