@@ -78,6 +78,8 @@ class SyncResult:
 
 
 PageListener = Callable[[ResourceSpec, Checkpoint, int], None]
+# Called with the number of records a page set aside in sync_rejects (only when > 0).
+RejectListener = Callable[[ResourceSpec, int], None]
 
 
 def sync_window(
@@ -92,6 +94,7 @@ def sync_window(
     on_page: PageListener | None = None,
     scope: Scope | None = None,
     db_retry: DbRetryPolicy | None = None,
+    on_reject: RejectListener | None = None,
 ) -> SyncResult:
     """Sync ``window`` of ``spec`` (or of its ``scope``) into its table, resuming from a
     saved checkpoint of that scope."""
@@ -183,6 +186,8 @@ def sync_window(
         )
         if on_page is not None:
             on_page(spec, checkpoint, written)
+        if refused and on_reject is not None:
+            on_reject(spec, refused)
     return SyncResult(
         spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key,
         rejected=rejected, restarted=bool(restart),

@@ -165,9 +165,9 @@ class CourtListenerSyncOperator(BaseOperator):
                     result = pipeline.sync(
                         spec, window, run_id=run_id, fields=self.fields, omit=self.omit,
                         on_page=PageRecorder(sink), scope=scope,
+                        on_reject=lambda s, n: record_rejects(sink, s.name, n),
                     )  # fmt: skip
                     self._record_lag(pipeline, spec, scope, sink)
-                    record_rejects(sink, spec.name, result.rejected)
             except BudgetExhaustedError as exc:
                 self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full")
             except ThrottledError as exc:

@@ -64,6 +64,7 @@ class FaultConfig:
     # courtflow.store.convert); broken_ids carry an unparsable date_modified (rejected).
     poison_ids: tuple[int, ...] = ()
     broken_ids: tuple[int, ...] = ()
+    broken_every: int = 0  # also broken: every record whose id is a multiple of this
 
     def __post_init__(self) -> None:
         probabilities = self.probabilities()
@@ -94,7 +95,7 @@ class FaultConfig:
     @property
     def enabled(self) -> bool:
         return any(p > 0.0 for p in self.probabilities().values()) or bool(
-            self.poison_ids or self.broken_ids
+            self.poison_ids or self.broken_ids or self.broken_every
         )
 
 

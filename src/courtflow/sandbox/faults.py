@@ -103,7 +103,9 @@ def padded(body: bytes, size: int) -> bytes:
     return body + b" " * max(0, size - len(body))
 
 
-def poisoned(body: bytes, poison: frozenset[int], broken: frozenset[int]) -> bytes:
+def poisoned(
+    body: bytes, poison: frozenset[int], broken: frozenset[int], broken_every: int = 0
+) -> bytes:
     """A list page whose records with ids in ``poison``/``broken`` are made hostile."""
     page: dict[str, Any] = json.loads(body)
     results = page.get("results")
@@ -122,7 +124,9 @@ def poisoned(body: bytes, poison: frozenset[int], broken: frozenset[int]) -> byt
                 elif isinstance(value, int) and not isinstance(value, bool) and name != "id":
                     record[name] = 2**70
             changed = True
-        elif key in broken:
+        elif key in broken or (
+            broken_every > 0 and isinstance(key, int) and key % broken_every == 0
+        ):
             record["date_modified"] = "yesterday-ish"
             changed = True
     if not changed:

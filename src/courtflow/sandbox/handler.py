@@ -226,8 +226,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         config = self.state.faults.config
         if answer.status != 200 or answer.raw is None:
             return body
-        if config.poison_ids or config.broken_ids:
-            body = poisoned(body, frozenset(config.poison_ids), frozenset(config.broken_ids))
+        if config.poison_ids or config.broken_ids or config.broken_every:
+            body = poisoned(body, frozenset(config.poison_ids), frozenset(config.broken_ids),
+                            config.broken_every)  # fmt: skip
         memory = self.state.cycles
         if fault is Fault.CYCLE:
             earlier = memory.back(token, config.cycle_length - 1)

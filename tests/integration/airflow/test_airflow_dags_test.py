@@ -253,7 +253,10 @@ def budget_run(installation: Installation, tmp_path_factory: pytest.TempPathFact
     from courtflow.observe.report import build_report
     from courtflow.store.engine import make_engine
 
-    faults = FaultConfig(p_503=0.15, p_429_burst=0.15, burst_retry_after=1, burst_length=1)
+    # broken_every: a few records with an unparsable date_modified, set aside in sync_rejects
+    # (the rejected_records metric) without stopping their window.
+    faults = FaultConfig(p_503=0.15, p_429_burst=0.15, burst_retry_after=1, burst_length=1,
+                         broken_every=23)
     # A 503 and a 429 with Retry-After early on, then a clean run.
     seed = fault_seed(faults, ["none", "503", "none", "429_burst", *["none"] * 12])
     config = SandboxConfig(tokens=(SECRET_TOKEN,), volumes={"dockets": 4000},
