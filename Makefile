@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PY := $(VENV)/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench clean reliability
+.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench compat clean reliability
 
 help:
 	@echo "make demo   - run the courtlistener_pipeline DAG end to end (SQLite + sandbox, offline)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make reliability - faults, restarts, poison, hostile server; writes reliability/RESULTS.md"
 	@echo "make lint   - ruff + mypy --strict"
+	@echo "make compat - the wheel with the oldest and newest supported Airflow (before a release)"
 
 setup: $(VENV)/.synced
 
@@ -25,7 +26,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 	  { echo "uv not found: installing it with pip" >&2; $(PYTHON) -m pip install --quiet uv || \
 	    { echo "error: could not install uv with '$(PYTHON) -m pip install uv'; install uv (https://docs.astral.sh/uv/) and retry" >&2; exit 1; }; }
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@
 
 demo: setup
@@ -59,6 +60,13 @@ RELIABILITY_TESTS := tests/unit/store/test_store_dbretry.py tests/unit/store/tes
 reliability: setup
 	$(PY) -m pytest -q $(RELIABILITY_TESTS)
 	$(PY) -m reliability --out reliability/RESULTS.md
+
+# Before a release: build the wheel, install it in fresh virtual environments (from PyPI)
+# with the oldest and the newest supported Airflow and run a DAG under `airflow dags
+# test` with each; and check that the core alone (`pip install courtflow`) brings no
+# Airflow and `courtflow sync` runs. COMPAT_AIRFLOW overrides the versions tried.
+compat: setup
+	UV="$(UV)" $(PY) tests/integration/airflow/compat_check.py $(if $(COMPAT_AIRFLOW),--airflow $(COMPAT_AIRFLOW))
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache

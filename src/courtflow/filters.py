@@ -90,9 +90,14 @@ def split_filter(spec: ResourceSpec, name: str) -> tuple[FilterField, str]:
         field = fields[field_name]
         if lookup in field.lookups:
             return field, lookup
+        # A relation is also a filter itself (court=scotus): a typo below it reads as a lookup.
+        under = valid_at(spec, name) if any(
+            f.name.startswith(field_name + "__") for f in spec.filters
+        ) else []
         raise ConfigError(
             f"filter {name!r} on {spec.name}: lookup {lookup!r} is not supported for "
             f"{field_name!r}; valid lookups: {', '.join(field.lookups)}"
+            + (f"; valid filters under it: {', '.join(under)}" if under else "")
         )
     head = name.split("__", 1)[0]
     if head in RESERVED:

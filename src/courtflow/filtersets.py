@@ -7,8 +7,9 @@ Read from Free Law Project's server source (freelawproject/courtlistener, snapsh
 ``INTEGER_LOOKUPS``, ``DATETIME_LOOKUPS``...), its declared filters (``MultipleChoiceFilter``
 with the model's choices) and its ``RelatedFilter`` s. The server validates a parameter by
 walking ``RelatedFilter`` s (``cl.api.utils.is_valid_filter_param``, four levels deep);
-:func:`expand` walks them two levels, enough for ``cluster__docket__court`` on opinions,
-``docket__court`` on clusters or ``financial_disclosure__person__name_last``.
+:func:`expand` walks them three levels: ``cluster__docket__court`` on opinions,
+``docket__court__jurisdiction`` on clusters, ``financial_disclosure__person__name_last``,
+``citing_opinion__cluster__docket__court`` on opinions-cited.
 
 Left out on purpose: ``tags`` (Tag is not in the catalogue), a cluster's ``citations``
 (Citation is not a list endpoint), the negation suffix ``!``, and relations that lead
@@ -20,8 +21,10 @@ says how it is stored there: ``via`` is the model field holding the link, on thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import overload
 
 from courtflow.filters import (
     BASIC,
@@ -39,7 +42,7 @@ from courtflow.filters import (
     ftext,
 )
 
-EXPAND_DEPTH = 2  # relation hops walked from a resource's own filter set
+EXPAND_DEPTH = 3  # relation hops walked from a resource's own filter set (the server: 4)
 
 
 @dataclass(frozen=True)
@@ -417,8 +420,51 @@ def expand(
     return tuple(out)
 
 
-def resource_filters(resource: str) -> tuple[FilterField, ...]:
+class LazyFilters(Sequence[FilterField]):
+    """A resource's filters, expanded on first use: a DAG file imports the catalogue at
+    every parse and most of them never look at the hundreds of related filter names."""
+
+    __slots__ = ("_items", "resource")
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self._items: tuple[FilterField, ...] | None = None
+
+    def _all(self) -> tuple[FilterField, ...]:
+        if self._items is None:
+            self._items = _expand_resource(self.resource)
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> FilterField: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FilterField]: ...
+
+    def __getitem__(self, index: int | slice) -> FilterField | Sequence[FilterField]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyFilters):
+            return self.resource == other.resource
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(("filters", self.resource))
+
+    def __repr__(self) -> str:
+        return f"LazyFilters({self.resource!r})"
+
+
+def resource_filters(resource: str) -> LazyFilters:
     """The filters a scope of ``resource`` may use; none if its viewset has no filter set."""
+    return LazyFilters(resource)
+
+
+def _expand_resource(resource: str) -> tuple[FilterField, ...]:
     set_name = FILTER_SET_OF.get(resource)
     if set_name is None:
         return ()

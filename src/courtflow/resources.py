@@ -24,7 +24,7 @@ record shapes. How each resource is synced:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,7 +64,7 @@ class ResourceSpec:
     default_omit: tuple[str, ...] = ()
     incremental: bool = True  # supports date_modified__gte/__lt windows
     # Server-side filters a scope may use (the viewset's filterset_class).
-    filters: tuple[FilterField, ...] = ()
+    filters: Sequence[FilterField] = ()
     viewset: str = ""  # the server's viewset class, where the facts above come from
     # The viewset's ordering_fields (order_by values the server accepts).
     orderings: tuple[str, ...] = ("id", "date_created", "date_modified")

@@ -4,15 +4,16 @@ A DAG file is a plain mapping handed to :func:`~courtflow.airflow.dag_factory.bu
 
     CONFIG = {
         "dag_id": "courtlistener_pipeline",
-        "schedule": "1h",                       # a timedelta: real data intervals
+        "schedule": "1h",                       # or "0 6 * * *", "@daily": real data intervals
         "resources": ["courts", {"name": "dockets", "omit": ["original_court_info"]}],
-        "retries": 3, "retry_delay": "30s",
-        "alerts": {"webhook_url": "https://alerts.example/hook"},
+        "retries": 3, "retry_delay": "30s", "owner": "data-eng", "queue": "courtlistener",
+        "alerts": {"webhook_url": "https://alerts.example/hook", "email": ["oncall@example.org"]},
     }
 
 Durations are seconds (a number), ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"`` or a
 ``timedelta``; dates are ISO 8601 strings or aware datetimes. Unknown keys are
-errors, so a typo never silently falls back to a default.
+errors, so a typo never silently falls back to a default; every mistake is one
+:class:`~courtflow.errors.ConfigError` naming the key, raised when the DAG file is parsed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ SensorMode = Literal["deferrable", "reschedule", "none"]
 _SENSOR_MODES: tuple[str, ...] = ("deferrable", "reschedule", "none")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Airflow's cron presets that describe a repeating interval (``@once`` and
+# ``@continuous`` have no data interval to sync).
+CRON_PRESETS = frozenset({"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
+                          "@annually"})  # fmt: skip
+# default_args keys the configuration sets itself: one place for each setting.
+MANAGED_DEFAULT_ARGS = frozenset({
+    "owner", "queue", "pool", "retries", "retry_delay", "retry_exponential_backoff",
+    "max_retry_delay", "email", "email_on_failure", "email_on_retry",
+})  # fmt: skip
+# default_args that Airflow wants as a timedelta: accepted as durations too.
+_DURATION_DEFAULT_ARGS = ("execution_timeout",)
 
 
 def parse_duration(value: Any, *, name: str) -> timedelta:
@@ -68,7 +80,106 @@ def _strings(value: Any, *, name: str) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def _integer(value: Any, *, name: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    return int(number)
+
+
+def _number(value: Any, *, name: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+
+
+def _text(value: Any, *, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name}: expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def parse_schedule(value: Any, *, name: str = "schedule") -> timedelta | str | None:
+    """A duration (an interval timetable), a cron expression or a preset, or None.
+
+    Cron expressions and presets are checked for shape here; Airflow's own parser checks
+    them again when the DAG is built (``CronDataIntervalTimetable``).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and not _DURATION.match(value):
+        text = " ".join(value.split())
+        if text.startswith("@"):
+            if text not in CRON_PRESETS:
+                presets = sorted(CRON_PRESETS)
+                raise ConfigError(f"{name}: {value!r} is not an interval preset; use one of "
+                                  f"{presets}, a cron expression or a duration")  # fmt: skip
+            return text
+        if len(text.split(" ")) != 5:
+            raise ConfigError(f"{name}: {value!r} is neither a duration ('1h') nor a cron "
+                              "expression of five fields ('0 6 * * *')")  # fmt: skip
+        _check_cron(text, name=name)
+        return text
+    delta = parse_duration(value, name=name)
+    if delta <= timedelta(0):
+        raise ConfigError(f"{name} must be a positive duration, got {value!r}")
+    return delta
+
+
+def _check_cron(expression: str, *, name: str) -> None:
+    """Airflow's own check (``croniter``, which Airflow's cron timetables use)."""
+    from croniter import (  # type: ignore[import-untyped]
+        CroniterBadCronError,
+        CroniterBadDateError,
+        croniter,
+    )
+
+    try:
+        croniter(expression)
+    except (CroniterBadCronError, CroniterBadDateError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{name}: {expression!r} is not a valid cron expression: {exc}"
+                          ) from None  # fmt: skip
+
+
+def _timezone(value: Any, *, name: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    text = _text(value, name=name)
+    try:
+        ZoneInfo(text)
+    except (ValueError, KeyError, OSError):
+        raise ConfigError(f"{name}: unknown time zone {value!r} (an IANA name such as "
+                          "'UTC' or 'America/New_York')") from None  # fmt: skip
+    return text
+
+
+def _default_args(value: Any, *, name: str = "default_args") -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"{name}: expected a mapping of operator arguments, got {value!r}")
+    managed = sorted(MANAGED_DEFAULT_ARGS & set(value))
+    if managed:
+        raise ConfigError(f"{name}: {managed} are set by the top-level key(s) of the same "
+                          "name (e-mail: alerts.email); set them there")  # fmt: skip
+    args = dict(value)
+    for key in _DURATION_DEFAULT_ARGS:
+        if args.get(key) is not None:
+            args[key] = parse_duration(args[key], name=f"{name}.{key}")
+    return args
+
+
 def _check_keys(data: Mapping[str, Any], cls: type, what: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what}: expected a mapping, got {data!r}")
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
@@ -98,6 +209,8 @@ class ResourceConfig:
             return value
         if isinstance(value, str):
             value = {"name": value}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"resources: expected a name or a mapping, got {value!r}")
         _check_keys(value, cls, f"resource {value.get('name')!r}")
         name = str(value.get("name", "")).strip()
         spec = get_resource(name)  # ConfigError naming the known resources
@@ -114,19 +227,27 @@ class ResourceConfig:
             id=None if group is None else str(group),
             fields=_strings(value.get("fields"), name=f"{name}.fields"),
             omit=_strings(value.get("omit"), name=f"{name}.omit"),
-            max_sleep=None if max_sleep is None else float(max_sleep),
-        )
+            max_sleep=None if max_sleep is None else parse_duration(
+                max_sleep, name=f"{name}.max_sleep").total_seconds(),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class AlertConfig:
-    """Where failure alerts go; nothing configured means no alert."""
+    """Where failure alerts go; nothing configured means no alert.
+
+    ``email`` (addresses) goes through the SMTP provider's notifier with the
+    ``smtp_conn_id`` connection (default: Airflow's ``[email] email_conn_id``).
+    """
 
     webhook_url: str | None = None
     webhook_conn_id: str | None = None
     slack_webhook_conn_id: str | None = None
     slack_conn_id: str | None = None
     slack_channel: str | None = None
+    email: tuple[str, ...] = ()
+    smtp_conn_id: str | None = None
+    email_from: str | None = None
 
     @classmethod
     def from_value(cls, value: Mapping[str, Any] | AlertConfig | None) -> AlertConfig:
@@ -135,7 +256,16 @@ class AlertConfig:
         if isinstance(value, AlertConfig):
             return value
         _check_keys(value, cls, "alerts")
-        return cls(**{k: (str(v) if v is not None else None) for k, v in value.items()})
+        values: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "email":
+                values[key] = _strings(item, name="alerts.email")
+                bad = [a for a in values[key] if "@" not in a]
+                if bad:
+                    raise ConfigError(f"alerts.email: not e-mail addresses: {bad}")
+            else:
+                values[key] = None if item is None else _text(item, name=f"alerts.{key}")
+        return cls(**values)
 
 
 def _resources_default() -> tuple[ResourceConfig, ...]:
@@ -154,7 +284,9 @@ class PipelineConfig:
 
     dag_id: str
     resources: tuple[ResourceConfig, ...] = field(default_factory=_resources_default)
-    schedule: timedelta | None = timedelta(hours=1)
+    # A duration: DeltaDataIntervalTimetable; a cron expression or preset:
+    # CronDataIntervalTimetable in ``timezone``. Both give runs real data intervals.
+    schedule: timedelta | str | None = timedelta(hours=1)
     start_date: datetime = datetime(2024, 1, 1, tzinfo=UTC)
     catchup: bool = False
     max_active_runs: int = 1
@@ -179,6 +311,12 @@ class PipelineConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     tags: tuple[str, ...] = ("courtlistener", "courtflow")
     description: str | None = None
+    timezone: str = "UTC"  # of cron schedules (and of naive start dates: none allowed)
+    owner: str | None = None  # None: Airflow's default owner
+    queue: str | None = None  # every task's executor queue (Celery); None: the default
+    doc_md: str | None = None  # shown in the UI above courtflow's own description
+    # Any other operator argument for every task (execution_timeout, sla_miss..., ...).
+    default_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.dag_id):
@@ -191,29 +329,45 @@ class PipelineConfig:
                 f"{self.dag_id}: a resource is listed twice: {names} "
                 "(give scopes of one resource distinct 'id's)"
             )
-        if self.schedule is not None and self.schedule <= timedelta(0):
+        if isinstance(self.schedule, timedelta) and self.schedule <= timedelta(0):
             raise ConfigError(f"{self.dag_id}: schedule must be a positive duration")
         if self.sensor not in _SENSOR_MODES:
             raise ConfigError(f"{self.dag_id}: sensor must be one of {_SENSOR_MODES}")
-        if self.retries < 0 or self.max_active_runs < 1 or self.max_active_tasks < 1:
-            raise ConfigError(f"{self.dag_id}: retries >= 0, max_active_runs/tasks >= 1")
-        if not isinstance(self.catchup, bool) or not isinstance(self.sequential, bool):
-            raise ConfigError(f"{self.dag_id}: catchup and sequential must be true or false")
+        if self.retries < 0:
+            raise ConfigError(f"{self.dag_id}: retries must be >= 0, got {self.retries}")
+        for key in ("max_active_runs", "max_active_tasks"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{self.dag_id}: {key} must be >= 1, got {getattr(self, key)}")
+        for key in ("catchup", "sequential"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{self.dag_id}: {key} must be true or false, "
+                                  f"got {getattr(self, key)!r}")  # fmt: skip
         if self.retry_exponential_backoff < 0:
             raise ConfigError(f"{self.dag_id}: retry_exponential_backoff must be >= 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PipelineConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"the DAG configuration must be a mapping, got {data!r}")
         _check_keys(data, cls, f"DAG {data.get('dag_id')!r}")
         if "dag_id" not in data:
             raise ConfigError("the DAG configuration needs a dag_id")
+        if not isinstance(data["dag_id"], str):
+            raise ConfigError(f"dag_id: expected a string, got {data['dag_id']!r}")
         values: dict[str, Any] = dict(data)
         for key in ("retry_delay", "max_retry_delay", "sensor_poke_interval", "sensor_timeout",
                     "trigger_poll_interval", "min_deferral"):  # fmt: skip
             if key in values:
                 values[key] = parse_duration(values[key], name=key)
-        if values.get("schedule") is not None:
-            values["schedule"] = parse_duration(values["schedule"], name="schedule")
+        if "schedule" in values:
+            values["schedule"] = parse_schedule(values["schedule"])
+        if "timezone" in values:
+            values["timezone"] = _timezone(values["timezone"], name="timezone")
+        for key in ("owner", "queue", "doc_md", "description", "pool", "courtlistener_conn_id"):
+            if values.get(key) is not None:
+                values[key] = _text(values[key], name=key)
+        if "default_args" in values:
+            values["default_args"] = _default_args(values["default_args"])
         if "start_date" in values:
             values["start_date"] = _instant(values["start_date"], name="start_date")
         if "resources" in values:
@@ -226,9 +380,11 @@ class PipelineConfig:
             values["tags"] = _strings(values["tags"], name="tags")
         for key in ("retries", "max_active_runs", "max_active_tasks"):
             if key in values:
-                values[key] = int(values[key])
+                values[key] = _integer(values[key], name=key)
         if values.get("max_sleep") is not None:
-            values["max_sleep"] = float(values["max_sleep"])
+            values["max_sleep"] = parse_duration(values["max_sleep"], name="max_sleep"
+                                                 ).total_seconds()  # fmt: skip
         if "retry_exponential_backoff" in values:
-            values["retry_exponential_backoff"] = float(values["retry_exponential_backoff"])
+            key = "retry_exponential_backoff"
+            values[key] = _number(values[key], name=key)
         return cls(**values)

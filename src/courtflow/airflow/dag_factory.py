@@ -11,17 +11,26 @@ One TaskGroup per resource::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-from airflow.sdk import DAG, Asset, DeltaDataIntervalTimetable, Param, TaskGroup
+from airflow.sdk import (
+    DAG,
+    Asset,
+    CronDataIntervalTimetable,
+    DeltaDataIntervalTimetable,
+    Param,
+    TaskGroup,
+)
 
 from courtflow.airflow.dag_config import API_POOL, PipelineConfig, ResourceConfig
 from courtflow.airflow.notifications import failure_notifiers
 from courtflow.airflow.operators import CourtListenerSyncOperator
 from courtflow.airflow.sensors import BudgetSensor
+from courtflow.errors import ConfigError
 
-__all__ = ["API_POOL", "asset_for", "build_dag"]
+__all__ = ["API_POOL", "asset_for", "build_dag", "timetable_for"]
 
 _DOC = """\
 ### CourtListener -> target database
@@ -44,35 +53,74 @@ def build_dag(config: PipelineConfig | Mapping[str, Any] | str, **overrides: Any
     """The DAG ``config`` describes (a :class:`PipelineConfig`, a mapping, or a dag_id
     with the other settings as keyword arguments)."""
     cfg = _config(config, overrides)
+    try:
+        return _build(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        # Airflow refused a value the configuration let through (a default_args entry,
+        # most likely): still one ConfigError, at import, naming the DAG.
+        raise ConfigError(f"DAG {cfg.dag_id!r}: {type(exc).__name__}: {exc}") from None
+
+
+def timetable_for(cfg: PipelineConfig) -> Any:
+    """The timetable of ``cfg.schedule``: both kinds give every run a real data interval.
+
+    Explicit, because Airflow 3 turns a bare timedelta into a ``DeltaTriggerTimetable``
+    and a cron string into a ``CronTriggerTimetable`` (``[scheduler]
+    create_cron_data_intervals = False``), whose runs have an empty data interval and
+    would sync nothing.
+    """
+    if cfg.schedule is None:
+        return None
+    if isinstance(cfg.schedule, timedelta):
+        return DeltaDataIntervalTimetable(cfg.schedule)
+    return CronDataIntervalTimetable(cfg.schedule, timezone=cfg.timezone)
+
+
+def _default_args(cfg: PipelineConfig) -> dict[str, Any]:
     default_args: dict[str, Any] = {
+        **cfg.default_args,
         "retries": cfg.retries,
         "retry_delay": cfg.retry_delay,
         "retry_exponential_backoff": cfg.retry_exponential_backoff,
         "max_retry_delay": cfg.max_retry_delay,
     }
+    if cfg.owner:
+        default_args["owner"] = cfg.owner
+    if cfg.queue:
+        default_args["queue"] = cfg.queue
     notifiers = failure_notifiers(
         webhook_url=cfg.alerts.webhook_url,
         webhook_conn_id=cfg.alerts.webhook_conn_id,
         slack_webhook_conn_id=cfg.alerts.slack_webhook_conn_id,
         slack_conn_id=cfg.alerts.slack_conn_id,
         slack_channel=cfg.alerts.slack_channel,
+        email=cfg.alerts.email,
+        smtp_conn_id=cfg.alerts.smtp_conn_id,
+        email_from=cfg.alerts.email_from,
     )
     if notifiers:
-        default_args["on_failure_callback"] = notifiers
+        # A callback passed through default_args runs too, before courtflow's alerts.
+        own = default_args.get("on_failure_callback")
+        theirs = [] if own is None else list(own) if isinstance(own, (list, tuple)) else [own]
+        default_args["on_failure_callback"] = [*theirs, *notifiers]
+    return default_args
+
+
+def _build(cfg: PipelineConfig) -> DAG:
+    doc = f"{cfg.doc_md.rstrip()}\n\n---\n\n{_DOC}" if cfg.doc_md else _DOC
     with DAG(
         dag_id=cfg.dag_id,
         description=cfg.description,
-        # Explicit: a bare timedelta gives DeltaTriggerTimetable in Airflow 3
-        # ([scheduler] create_delta_data_intervals = False), whose runs have an empty
-        # data interval and would sync nothing.
-        schedule=DeltaDataIntervalTimetable(cfg.schedule) if cfg.schedule else None,
+        schedule=timetable_for(cfg),
         start_date=cfg.start_date,
         catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
         max_active_tasks=cfg.max_active_tasks,
-        default_args=default_args,
+        default_args=_default_args(cfg),
         tags=list(cfg.tags),
-        doc_md=_DOC,
+        doc_md=doc,
         params={
             "since": Param(None, type=["null", "string"], description="window start (ISO 8601)"),
             "until": Param(None, type=["null", "string"], description="window end (ISO 8601)"),

@@ -100,10 +100,12 @@ class CourtListenerHook(BaseHook):
     # -- the core objects ----------------------------------------------------------------
     def get_budget(self, settings: Settings | None = None, **ids: Any) -> Budget:
         """The shared call budget of this connection's token (target database migrated)."""
+        from courtflow.airflow.logging import quiet_migrations
         from courtflow.budget.budget import Budget
         from courtflow.store.engine import make_engine
         from courtflow.store.migrate import upgrade
 
+        quiet_migrations()  # checked on every task stretch and trigger: say it once
         settings = settings or self.get_settings()
         engine = make_engine(settings.database_url)
         upgrade(engine)
@@ -118,8 +120,10 @@ class CourtListenerHook(BaseHook):
 
     def open_pipeline(self, **kwargs: Any) -> AbstractContextManager[Pipeline]:
         """:func:`courtflow.sync.open_pipeline` with this connection's settings."""
+        from courtflow.airflow.logging import quiet_migrations
         from courtflow.sync import open_pipeline
 
+        quiet_migrations()
         settings = kwargs.pop("settings", None) or self.get_settings()
         return open_pipeline(settings, **kwargs)
 

@@ -42,6 +42,47 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+class TaskLogFilter(logging.Filter):
+    """Keeps task logs to one line per page and one summary per task.
+
+    The operator writes its own line per page (rows and running totals), so the core's
+    "page stored" record and the record of every successful call are left out of the
+    task log (the ledger keeps each call); failed calls, warnings and errors stay.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        event = getattr(record, "event", None)
+        if event == "page":
+            return False
+        # The client's and the metrics gate's record of each successful call.
+        return not (event in ("api_call", "call_observed")
+                    and getattr(record, "outcome", None) == "ok")  # fmt: skip
+
+
+class MigrationChatterFilter(logging.Filter):
+    """Drops Alembic's per-connection notes ("Context impl ...", "Will assume ...").
+
+    Every stretch of a task (each resume after a deferral) and every trigger checks the
+    target database's revision; the notes would repeat each time. A migration that
+    really runs ("Running upgrade ...") is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or record.getMessage().startswith("Running ")
+
+
+_MIGRATION_FILTER = MigrationChatterFilter()
+
+
+def quiet_migrations() -> None:
+    """Install :class:`MigrationChatterFilter` on Alembic's logger (idempotent)."""
+    logger = logging.getLogger("alembic.runtime.migration")
+    if _MIGRATION_FILTER not in logger.filters:
+        logger.addFilter(_MIGRATION_FILTER)
+
+
 class StructlogBridge(logging.Handler):
     """Re-emits stdlib records through structlog, keeping their ``extra`` fields."""
 
@@ -73,6 +114,8 @@ def task_logging(
     context = {"run_id": run_id, "task_id": task_id, "dag_id": dag_id, **fields}
     target = logging.getLogger(logger_name)
     bridge = StructlogBridge()
+    bridge.addFilter(TaskLogFilter())
+    quiet_migrations()
     propagate = target.propagate
     bound = {k: v for k, v in context.items() if v is not None}
     with log_context(**context), structlog.contextvars.bound_contextvars(**bound):

@@ -1,4 +1,4 @@
-"""Failure alerts through Airflow notifiers: a generic JSON webhook and Slack.
+"""Failure alerts through Airflow notifiers: a generic JSON webhook, Slack and e-mail.
 
 Every alert carries the DAG, task, run id, try number, error class, a redacted error
 message and the task's log URL — never the API token (the task connection's token
@@ -174,6 +174,60 @@ class SlackAlertNotifier(BaseNotifier):
         self.log.info("failure alert sent to Slack")
 
 
+def alert_html(payload: Mapping[str, Any]) -> str:
+    """The alert as a short HTML e-mail body (every value escaped)."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><th align='left'>{escape(key)}</th><td>{escape(str(payload.get(key)))}</td></tr>"
+        for key in ("dag_id", "task_id", "run_id", "try_number", "max_tries", "logical_date",
+                    "error_class", "error", "at")
+    )  # fmt: skip
+    log_url = escape(str(payload.get("log_url") or ""))
+    return (f"<p>courtflow task failed.</p><table>{rows}</table>"
+            f"<p><a href=\"{log_url}\">Task log</a></p>")  # fmt: skip
+
+
+class EmailAlertNotifier(BaseNotifier):
+    """The same alert by e-mail, through the SMTP provider's notifier and connection.
+
+    Airflow 3 deprecates ``email_on_failure`` in favour of ``SmtpNotifier``; this sends
+    the redacted alert through it (``smtp_conn_id``, default Airflow's
+    ``[email] email_conn_id``).
+    """
+
+    template_fields = ("to", "smtp_conn_id")
+
+    def __init__(
+        self,
+        *,
+        to: Sequence[str],
+        smtp_conn_id: str | None = None,
+        from_email: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not to:
+            raise ValueError("EmailAlertNotifier needs at least one address")
+        self.to = list(to)
+        self.smtp_conn_id = smtp_conn_id
+        self.from_email = from_email
+
+    def notify(self, context: Any) -> None:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        payload = alert_payload(context, task_secrets(context))
+        subject = f"courtflow task failed: {payload['dag_id']}.{payload['task_id']}"
+        # Called directly, after redaction: SmtpNotifier would otherwise render the
+        # subject and body as Jinja templates.
+        smtp = SmtpNotifier(
+            to=self.to, from_email=self.from_email, subject=subject,
+            html_content=alert_html(payload), smtp_conn_id=self.smtp_conn_id,
+        )  # fmt: skip
+        smtp.notify(context)
+        self.log.info("failure alert e-mailed to %d address(es)", len(self.to))
+
+
 def failure_notifiers(
     *,
     webhook_url: str | None = None,
@@ -181,6 +235,9 @@ def failure_notifiers(
     slack_webhook_conn_id: str | None = None,
     slack_conn_id: str | None = None,
     slack_channel: str | None = None,
+    email: Sequence[str] = (),
+    smtp_conn_id: str | None = None,
+    email_from: str | None = None,
 ) -> list[BaseNotifier]:
     """The notifiers configured, for ``on_failure_callback`` (empty: no alerts)."""
     notifiers: list[BaseNotifier] = []
@@ -191,4 +248,7 @@ def failure_notifiers(
             slack_webhook_conn_id=slack_webhook_conn_id, slack_conn_id=slack_conn_id,
             channel=slack_channel,
         ))  # fmt: skip
+    if email:
+        notifiers.append(EmailAlertNotifier(
+            to=email, smtp_conn_id=smtp_conn_id, from_email=email_from))  # fmt: skip
     return notifiers

@@ -16,6 +16,7 @@ operator adds what only Airflow has:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
+from courtflow.airflow.totals import TaskTotals, earlier_tries, task_calls, task_result
 from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
 from courtflow.airflow.windows import resolve_window
 from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
@@ -51,12 +53,21 @@ class CourtListenerFatalError(AirflowFailException):
 
 
 class PageRecorder:
-    """The ``on_page`` listener of :func:`sync_window`: one ``record_page`` per page."""
+    """The ``on_page`` listener of :func:`sync_window`: one ``record_page`` and one
+    concise task-log line per page, and the running totals of the task."""
 
-    def __init__(self, sink: MetricsSink, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sink: MetricsSink,
+        totals: TaskTotals | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: Any = None,  # the operator's logger (Airflow's structlog logger in a task)
+    ) -> None:
         self._sink = sink
         self._clock = clock
         self._last = clock()
+        self._log = log or logging.getLogger("courtflow.airflow.operators")
+        self.totals = totals or TaskTotals()
 
     def __call__(self, spec: ResourceSpec, checkpoint: Checkpoint, written: int) -> None:
         from courtflow.observe.metrics import record_page
@@ -64,6 +75,12 @@ class PageRecorder:
         now = self._clock()
         record_page(self._sink, spec.name, rows=written, seconds=now - self._last)
         self._last = now
+        self.totals = self.totals.plus(pages=1, rows=written)
+        self._log.info(
+            "%s page %d: %d rows (task: %d pages, %d rows)%s", spec.name, checkpoint.pages,
+            written, self.totals.pages, self.totals.rows, " - window done" if checkpoint.done
+            else "",
+        )  # fmt: skip
 
 
 def observed(sink: MetricsSink) -> Callable[[CallGate], CallGate]:
@@ -143,6 +160,9 @@ class CourtListenerSyncOperator(BaseOperator):
         run_id = context["run_id"]
         deferrals = int(resume.get("deferrals", 0))
         window = _window(resume.get("window"))
+        # Carried through every deferral (the trigger echoes them back); None on a
+        # task's first stretch, when earlier tries are read from the checkpoint instead.
+        carried = TaskTotals.from_payload(resume["totals"]) if "totals" in resume else None
         hook = CourtListenerHook(self.courtlistener_conn_id)
         with task_logging(run_id=run_id, task_id=ti.task_id, dag_id=ti.dag_id,
                           resource=spec.name):  # fmt: skip
@@ -151,6 +171,7 @@ class CourtListenerSyncOperator(BaseOperator):
             except FatalError as exc:
                 raise CourtListenerFatalError(exc) from None
             sink = AirflowStatsSink()
+            recorder: PageRecorder | None = None
             try:
                 with hook.open_pipeline(
                     settings=settings, run_id=run_id, task_id=ti.task_id, dag_id=ti.dag_id,
@@ -159,26 +180,52 @@ class CourtListenerSyncOperator(BaseOperator):
                     if window is None:
                         window = self._window_for(context, pipeline, spec, scope)
                         if window is None:
-                            return {"resource": spec.name, "skipped": True, "calls": 0,
-                                    "deferrals": deferrals}  # fmt: skip
-                    self.log.info("syncing %s window %s", scope.label, window)
+                            return {"resource": spec.name, "scope": scope.key, "skipped": True,
+                                    "calls": 0, "deferrals": deferrals}  # fmt: skip
+                    if carried is None:
+                        carried = earlier_tries(pipeline.engine, spec.name, scope.key, window,
+                                                run_id)  # fmt: skip
+                        self.log.info("syncing %s window %s", scope.label, window)
+                    recorder = PageRecorder(sink, carried, log=self.log)
                     result = pipeline.sync(
                         spec, window, run_id=run_id, fields=self.fields, omit=self.omit,
-                        on_page=PageRecorder(sink), scope=scope,
+                        on_page=recorder, scope=scope,
                         on_reject=lambda s, n: record_rejects(sink, s.name, n),
                     )  # fmt: skip
                     self._record_lag(pipeline, spec, scope, sink)
+                    totals = recorder.totals.plus(rejected=int(getattr(result, "rejected", 0)))
+                    calls = task_calls(pipeline.engine, dag_id=ti.dag_id, run_id=run_id,
+                                       task_id=ti.task_id)  # fmt: skip
             except BudgetExhaustedError as exc:
-                self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full")
+                self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full",
+                            recorder.totals if recorder else carried)  # fmt: skip
             except ThrottledError as exc:
                 # The 429's block is in the ledger: the trigger waits for it like any other.
                 self._defer(time.time() + exc.retry_after, exc.retry_after, window, deferrals,
-                            "server asked to wait")  # fmt: skip
+                            "server asked to wait",
+                            recorder.totals if recorder else carried)  # fmt: skip
             except FatalError as exc:
                 raise CourtListenerFatalError(exc, settings.token) from None
-        summary = {**result.as_dict(), "deferrals": deferrals}
-        self.log.info("synced %s", summary)
+        assert window is not None  # resolved above, or the task returned early
+        summary = task_result(
+            resource=spec.name, scope=scope.key, window=window, totals=totals, calls=calls,
+            deferrals=deferrals, try_number=int(getattr(ti, "try_number", 1) or 1),
+            resumed=result.resumed or deferrals > 0, skipped=result.skipped,
+        )  # fmt: skip
+        self._publish(context, summary)
+        self.log.info(
+            "synced %s %s: %d pages, %d rows, %d calls, %d deferrals (try %d)", scope.label,
+            window, totals.pages, totals.rows, calls, deferrals, summary["try_number"],
+        )  # fmt: skip
         return summary
+
+    def _publish(self, context: Context, summary: Mapping[str, Any]) -> None:
+        """The totals ride on the Asset event too, for downstream DAGs and the UI."""
+        events = context.get("outlet_events")
+        if events is None:
+            return
+        for outlet in self.outlets:
+            events[outlet].extra.update(summary)
 
     def _window_for(
         self, context: Context, pipeline: Pipeline, spec: ResourceSpec, scope: Scope
@@ -214,8 +261,9 @@ class CourtListenerSyncOperator(BaseOperator):
             record_watermark(sink, spec.name, watermark)
 
     def _defer(
-        self, available_at: float, wait: float, window: Window | None, deferrals: int, why: str
-    ) -> None:
+        self, available_at: float, wait: float, window: Window | None, deferrals: int, why: str,
+        totals: TaskTotals | None,
+    ) -> None:  # fmt: skip
         if window is None:  # no call is made before the window is known
             raise RuntimeError("deferral before the window was resolved")
         self.log.info(
@@ -224,6 +272,7 @@ class CourtListenerSyncOperator(BaseOperator):
         payload = {
             "window": [window.start.isoformat(), window.end.isoformat()],
             "deferrals": deferrals + 1,
+            "totals": (totals or TaskTotals()).as_payload(),
         }
         trigger = BudgetTrigger(
             available_at,

@@ -95,6 +95,7 @@ def get_provider_info() -> dict[str, Any]:
         "notifications": [
             "courtflow.airflow.notifications.WebhookNotifier",
             "courtflow.airflow.notifications.SlackAlertNotifier",
+            "courtflow.airflow.notifications.EmailAlertNotifier",
         ],
         "connection-types": [
             {

@@ -9,12 +9,14 @@ from types import MappingProxyType
 
 from courtflow.budget.rates import parse_rates
 from courtflow.errors import ConfigError
+from courtflow.resources import RESOURCES
 
 # Obviously fake and fixed, so the demo and tests need no secret. Never a real account.
 DEMO_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
-# Resources that have synthetic records (courts come only from the fixtures).
-SYNTHETIC_RESOURCES: tuple[str, ...] = (
+# Resources that have synthetic records (courts come only from the fixtures): the
+# pipeline's core ones, then the rest of the catalogue (courtflow.resources).
+CORE_RESOURCES: tuple[str, ...] = (
     "dockets",
     "clusters",
     "opinions",
@@ -22,11 +24,20 @@ SYNTHETIC_RESOURCES: tuple[str, ...] = (
     "recap-documents",
     "people",
 )
+SYNTHETIC_RESOURCES: tuple[str, ...] = (
+    *CORE_RESOURCES,
+    *(name for name in RESOURCES if name != "courts" and name not in CORE_RESOURCES),
+)
 DEFAULT_VOLUME = 2000  # about 100 pages of 20 per resource
+CATALOGUE_VOLUME = 200  # the other endpoints: ten pages each
+
+
+def default_volume(resource: str) -> int:
+    return DEFAULT_VOLUME if resource in CORE_RESOURCES else CATALOGUE_VOLUME
 
 
 def _default_volumes() -> Mapping[str, int]:
-    return MappingProxyType({name: DEFAULT_VOLUME for name in SYNTHETIC_RESOURCES})
+    return MappingProxyType({name: default_volume(name) for name in SYNTHETIC_RESOURCES})
 
 
 @dataclass(frozen=True)
@@ -137,4 +148,4 @@ class SandboxConfig:
             raise ConfigError("latency_ms must be >= 0")
 
     def volume(self, resource: str) -> int:
-        return int(self.volumes.get(resource, DEFAULT_VOLUME))
+        return int(self.volumes.get(resource, default_volume(resource)))

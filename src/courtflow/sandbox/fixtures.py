@@ -27,6 +27,7 @@ RECORD_FILES = (
     "opinions-issue-412.json",
     "recap_docs.json",
     "judge_judy.json",
+    "functest_audio.json",
 )
 MODEL_RESOURCE = {
     "search.docket": "dockets",
@@ -35,6 +36,17 @@ MODEL_RESOURCE = {
     "search.docketentry": "docket-entries",
     "search.recapdocument": "recap-documents",
     "people_db.person": "people",
+    "search.opinionscited": "opinions-cited",
+    "audio.audio": "audio",
+    "people_db.position": "positions",
+    "people_db.retentionevent": "retention-events",
+    "people_db.education": "educations",
+    "people_db.school": "schools",
+    "people_db.politicalaffiliation": "political-affiliations",
+    "people_db.source": "sources",
+    "people_db.abarating": "aba-ratings",
+    "people_db.party": "parties",
+    "people_db.attorney": "attorneys",
 }
 TESTING_JURISDICTION = "T"  # the real court list leaves testing courts out
 
@@ -84,7 +96,7 @@ def listed_courts() -> tuple[FixtureRow, ...]:
 
 @cache
 def load_records() -> dict[str, tuple[FixtureRow, ...]]:
-    """Dockets, clusters, opinions, docket entries, RECAP documents and people by resource."""
+    """Records of every fixture model the catalogue lists, by resource."""
     by_model: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
     for name in RECORD_FILES:
         for item in _read(name):
@@ -124,6 +136,24 @@ def _link_children(by_model: dict[str, dict[Any, dict[str, Any]]]) -> None:
         cited[link["fields"]["citing_opinion"]].add(link["fields"]["cited_opinion"])
     for pk, item in by_model["search.opinion"].items():
         item["fields"]["opinions_cited"] = sorted(cited.get(pk, set()))
+    races = {pk: item["fields"]["race"] for pk, item in by_model["people_db.race"].items()}
+    for item in by_model["people_db.person"].values():
+        item["fields"]["race"] = [races.get(r, r) for r in item["fields"].get("race") or ()]
+    # Parties and attorneys meet dockets through party types and roles (join models).
+    party_dockets: dict[Any, set[Any]] = defaultdict(set)
+    attorney_links: dict[Any, tuple[set[Any], set[Any]]] = defaultdict(lambda: (set(), set()))
+    for link in by_model["people_db.partytype"].values():
+        party_dockets[link["fields"]["party"]].add(link["fields"]["docket"])
+    for link in by_model["people_db.role"].values():
+        f = link["fields"]
+        party_dockets[f["party"]].add(f["docket"])
+        attorney_links[f["attorney"]][0].add(f["docket"])
+        attorney_links[f["attorney"]][1].add(f["party"])
+    for pk, item in by_model["people_db.party"].items():
+        item["fields"]["dockets"] = sorted(party_dockets.get(pk, set()))
+    for pk, item in by_model["people_db.attorney"].items():
+        dockets, parties = attorney_links.get(pk, (set(), set()))
+        item["fields"]["dockets"], item["fields"]["parties"] = sorted(dockets), sorted(parties)
     documents = _children_of(by_model["search.recapdocument"].values(), "docket_entry")
     for pk, item in by_model["search.docketentry"].items():
         item["fields"]["recap_documents"] = sorted(documents.get(pk, []))

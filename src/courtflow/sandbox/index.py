@@ -17,8 +17,10 @@ from typing import Any, NamedTuple
 
 from courtflow.sandbox import fixtures
 from courtflow.sandbox.config import SYNTHETIC_RESOURCES, SandboxConfig
+from courtflow.sandbox.filtering import Condition, Model, Rows
 from courtflow.sandbox.fixtures import FixtureRow
 from courtflow.sandbox.records import SERIALIZERS, EncodedCache, Links, Row
+from courtflow.sandbox.shapes import EMBEDDED, SHAPES
 from courtflow.sandbox.synth import (
     SYNTHETIC_BASE_ID,
     Generator,
@@ -28,23 +30,10 @@ from courtflow.sandbox.synth import (
 from courtflow.sandbox.timefmt import to_us
 
 Key = tuple[int, int]
+UNTIMED = frozenset({"opinions-cited"})  # records without date_created/date_modified
+_FIELD_CACHE = 50_000
 MIN_ID = -(1 << 63)
 SORT_FIELDS = ("id", "date_created", "date_modified")
-# The filter that names each resource's parent, and the generator's answer for it.
-RELATION_FILTERS: dict[str, str] = {
-    "dockets": "court",
-    "clusters": "docket",
-    "opinions": "cluster",
-    "docket-entries": "docket",
-    "recap-documents": "docket_entry",
-}
-_RELATION_OF: dict[str, Callable[[Generator, int], Any]] = {
-    "dockets": Generator.docket_court,
-    "clusters": Generator.cluster_docket,
-    "opinions": Generator.opinion_cluster,
-    "docket-entries": Generator.entry_docket,
-    "recap-documents": Generator.recap_entry,
-}
 # Ids that are not rows: merged clusters answer 301 to their target, sealed ones 410.
 MERGED_CLUSTERS: dict[int, int] = {
     501: SYNTHETIC_BASE_ID,
@@ -87,6 +76,9 @@ class Table:
         )
         self.created.extend(created)
         self.versions: dict[int, int] = {}
+        self.rows: Rows | None = None  # the dataset, for filters that follow relations
+        self.timestamps = name not in UNTIMED
+        self._field_cache: dict[int, Mapping[str, Any]] = {}
         self.by_modified = self._sorted(self.modified)
         self.by_created = self._sorted(self.created)
 
@@ -118,13 +110,22 @@ class Table:
             return self.ids[slot]
         return (self.modified if field == "date_modified" else self.created)[slot]
 
-    def relation(self, slot: int) -> str | None:
-        """The parent key a relation filter compares (court id, docket id...)."""
-        if slot < self.n_fixture:
-            parent = self._fixture_fields[slot].get(RELATION_FILTERS.get(self.name, ""))
-        else:
-            parent = _RELATION_OF[self.name](self.generator, slot - self.n_fixture)
-        return None if parent is None else str(parent)
+    def model_at(self, slot: int) -> Model:
+        """The row as filters see it (fields cached: they are pure, and related filters
+        read the same parent rows again and again)."""
+        fields = self._field_cache.get(slot)
+        if fields is None:
+            if len(self._field_cache) >= _FIELD_CACHE:
+                self._field_cache.clear()
+            fields = self._field_cache[slot] = self.fields_of(slot)
+        created = self.created[slot] if self.timestamps else None
+        return Model(self.ids[slot], self.modified[slot], created, fields)
+
+    def condition_check(self, condition: Condition) -> Callable[[int], bool]:
+        rows = self.rows
+        if rows is None:
+            raise RuntimeError(f"{self.name}: table is not part of a dataset")
+        return lambda slot: condition.matches(rows, self.model_at(slot))
 
     def stamp(self, slot: int) -> Stamp:
         """What can change about a record, copied out under the dataset lock."""
@@ -185,8 +186,39 @@ class CourtTable:
             version=court.version, fields=court.row.fields,
         )  # fmt: skip
 
+    def model(self, court_id: str) -> Model | None:
+        court = self._by_id.get(str(court_id))
+        if court is None:
+            return None
+        return Model(court.row.pk, court.date_modified, None, court.row.fields)
+
     def ids_in_use(self) -> list[str]:
         return [str(c.row.pk) for c in self.courts if c.row.fields.get("in_use", True)]
+
+
+def _fixture_rows(rows: Mapping[str, Sequence[FixtureRow]], name: str) -> list[FixtureRow]:
+    # Fixture keys in the synthetic range (two real schools) would collide with generated
+    # rows; the generator serves those ids instead.
+    return [r for r in rows.get(name, ()) if int(r.pk) < SYNTHETIC_BASE_ID]
+
+
+class _Embedder:
+    """Records embedded in others (a position's person and court...), as the server nests."""
+
+    def __init__(self, data: Dataset, links: Links) -> None:
+        self.data, self.links = data, links
+
+    def embed(self, resource: str, key: Any) -> dict[str, Any] | None:
+        row = self.data.row_by_key(resource, key)
+        if row is None:
+            return None
+        if resource in EMBEDDED:
+            return EMBEDDED[resource](row, self.links)
+        return self.data.render(resource, row, self.links)
+
+    def children(self, resource: str, via: str, key: Any) -> list[Any]:
+        with self.data.lock:
+            return list(self.data.reverse_keys(resource, via).get(str(key), ()))
 
 
 class Dataset:
@@ -195,19 +227,52 @@ class Dataset:
     def __init__(self, config: SandboxConfig) -> None:
         self.lock = threading.RLock()
         self.courts = CourtTable()
-        volumes = Volumes(*(config.volume(name) for name in SYNTHETIC_RESOURCES))
+        volumes = Volumes.of({name: config.volume(name) for name in SYNTHETIC_RESOURCES})
         self.generator = Generator(config.seed, volumes, self.courts.ids_in_use())
         rows = fixtures.load_records()
         self.tables = {
-            name: Table(name, rows[name], volumes.count(name), config, self.generator)
+            name: Table(
+                name, _fixture_rows(rows, name), volumes.count(name), config, self.generator
+            )
             for name in SYNTHETIC_RESOURCES
         }
+        for table in self.tables.values():
+            table.rows = self
+        self._reverse: dict[tuple[str, str], dict[str, list[Any]]] = {}
         self.encoded = EncodedCache()
         self.merged_clusters = dict(MERGED_CLUSTERS)
         self.sealed_clusters = SEALED_CLUSTERS
 
     def table(self, resource: str) -> Table:
         return self.tables[resource]
+
+    def model(self, resource: str, key: Any) -> Model | None:
+        """A row by key for filters (None if there is none); fields never change."""
+        if resource == "courts":
+            return self.courts.model(str(key))
+        table = self.tables.get(resource)
+        try:
+            slot = None if table is None else table.slot(int(key))
+        except (TypeError, ValueError):
+            return None
+        if table is None or slot is None:
+            return None
+        with self.lock:
+            return table.model_at(slot)
+
+    def reverse_keys(self, resource: str, via: str) -> Mapping[str, Sequence[Any]]:
+        """Keys of ``resource`` rows by the key their ``via`` field links to (built once)."""
+        index = self._reverse.get((resource, via))
+        if index is None:
+            index = {}
+            table = self.tables[resource]
+            for slot in range(len(table)):
+                value = table.fields_of(slot).get(via)
+                for linked in value if isinstance(value, (list, tuple)) else (value,):
+                    if linked is not None:
+                        index.setdefault(str(linked), []).append(table.ids[slot])
+            self._reverse[(resource, via)] = index
+        return index
 
     def touch(self, resource: str, ids: Iterable[Any], when: datetime | None = None) -> int:
         """Move records' date_modified to ``when`` (default now) and revise their content."""
@@ -230,8 +295,24 @@ class Dataset:
         return moved
 
     def render(self, resource: str, row: Row, links: Links) -> dict[str, Any]:
+        if resource in SHAPES:
+            return SHAPES[resource](row, links, _Embedder(self, links))
         nested = self._nested_recap(links) if resource == "docket-entries" else None
         return SERIALIZERS[resource](row, links, nested)
+
+    def row_by_key(self, resource: str, key: Any) -> Row | None:
+        if resource == "courts":
+            court = self.courts.get(str(key))
+            return None if court is None else self.courts.row(court)
+        table = self.tables.get(resource)
+        try:
+            slot = None if table is None else table.slot(int(key))
+        except (TypeError, ValueError):
+            return None
+        if table is None or slot is None:
+            return None
+        with self.lock:
+            return table.row(slot)
 
     def _nested_recap(self, links: Links) -> Callable[[int], dict[str, Any] | None]:
         table = self.tables["recap-documents"]

@@ -73,12 +73,8 @@ def matcher(table: Table, query: ListQuery, ordered_by: str | None) -> Callable[
         span = query.spans.get(field)
         if span is not None and field != ordered_by:
             checks.append(_span_check(table, field, span))
-    if query.id_in is not None:
-        ids = query.id_in
-        checks.append(lambda s: table.ids[s] in ids)
-    if query.parents is not None:
-        parents = query.parents
-        checks.append(lambda s: table.relation(s) in parents)
+    for condition in query.conditions:
+        checks.append(table.condition_check(condition))
     if not checks:
         return None
     return lambda s: all(check(s) for check in checks)

@@ -2,7 +2,11 @@
 
 Unknown parameters are refused with 400 as the server's
 ``UnknownFilterParamValidationBackend`` does; bad filter values with django-filter's
-400 shape (``{"<param>": ["Enter a valid date/time."]}``).
+400 shape (``{"<param>": ["Enter a valid date/time."]}``). The known filters are the
+catalogue's (:mod:`courtflow.filtersets`); a resource whose viewset has no filter set
+(``originating-court-information``, ``bankruptcy-information``) validates and filters
+nothing, as the server does. Range lookups on a row's own id and timestamps become
+:class:`Span` s (bisected); every other filter a :class:`Condition` checked row by row.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from courtflow.sandbox.index import RELATION_FILTERS
+from courtflow.filtersets import FILTER_SET_OF
+from courtflow.sandbox.filtering import BadValue, Condition, compile_condition, split_param
 from courtflow.sandbox.timefmt import parse_query_datetime
 
 PAGE_SIZE = 20
@@ -23,7 +28,6 @@ CONTROL_PARAMS = frozenset({"order_by", "cursor", "page", "count", "fields", "om
 _LOOKUPS = ("", "gte", "gt", "lte", "lt", "range")
 _RANGE_LOOKUPS = tuple(f"__{lookup}" if lookup else "" for lookup in _LOOKUPS)
 _SPAN_FIELDS = ("id", "date_created", "date_modified")
-_COURT_FILTERS = frozenset({"id", "in_use", "jurisdiction", "has_opinion_scraper"})
 
 
 class ApiError(Exception):
@@ -60,9 +64,7 @@ class ListQuery:
     fields: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     spans: Mapping[str, Span] = field(default_factory=dict)  # id / date_* -> interval
-    id_in: frozenset[int] | None = None
-    parents: frozenset[str] | None = None  # relation filter (court, docket, cluster...)
-    court_filters: Mapping[str, str] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()  # every other filter, checked row by row
 
     @property
     def cursor_mode(self) -> bool:
@@ -75,18 +77,11 @@ class ListQuery:
         return ordering if ordering in CURSOR_ORDERINGS else DEFAULT_ORDERING
 
 
-def known_params(resource: str) -> frozenset[str]:
-    names = set(CONTROL_PARAMS)
-    dates = ("date_modified",) if resource == "courts" else ("date_created", "date_modified")
-    names.update(f"{d}{lookup}" for d in dates for lookup in _RANGE_LOOKUPS)
-    if resource == "courts":
-        return frozenset(names | _COURT_FILTERS)
-    names.update(f"id{lookup}" for lookup in _RANGE_LOOKUPS)
-    names.add("id__in")
-    relation = RELATION_FILTERS.get(resource)
-    if relation:
-        names.update({relation, f"{relation}__id"})
-    return frozenset(names)
+def is_known(resource: str, name: str) -> bool:
+    """Whether the server's validation backend lets parameter ``name`` through."""
+    if name in CONTROL_PARAMS or resource not in FILTER_SET_OF:
+        return True
+    return split_param(resource, name) is not None
 
 
 def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQuery:
@@ -94,7 +89,7 @@ def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQu
     values: dict[str, str] = {}
     for name, value in params:
         values[name] = value
-    unknown = sorted(set(values) - known_params(resource))
+    unknown = sorted(n for n in values if not is_known(resource, n))
     if unknown:
         raise ApiError(
             400,
@@ -103,30 +98,25 @@ def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQu
     if values.get("format", "json") != "json":
         raise ApiError(404, {"detail": "Not found."})
     spans: dict[str, Span] = {}
+    conditions: list[Condition] = []
     errors: dict[str, list[str]] = {}
+    filtered = resource in FILTER_SET_OF  # without a filter set the server filters nothing
     for name, value in values.items():
+        if name in CONTROL_PARAMS or not filtered:
+            continue
         base, _, lookup = name.partition("__")
-        if base in _SPAN_FIELDS and lookup in _LOOKUPS:
-            if resource == "courts" and base == "id":
-                continue
+        if base in _SPAN_FIELDS and lookup in _LOOKUPS and resource != "courts":
             try:
                 spans[base] = _narrow(spans.get(base, Span()), base, lookup, value)
             except ValueError:
                 errors[name] = [_invalid_message(base)]
-    id_in = None
-    if "id__in" in values:
+            continue
         try:
-            id_in = frozenset(int(v) for v in values["id__in"].split(",") if v.strip())
-        except ValueError:
-            errors["id__in"] = ["Enter a whole number."]
+            conditions.append(compile_condition(resource, name, value))
+        except BadValue as exc:
+            errors[name] = [str(exc)]
     if errors:
         raise ApiError(400, errors)
-    relation = RELATION_FILTERS.get(resource)
-    parents = None
-    if relation is not None:
-        chosen = [values[n] for n in (relation, f"{relation}__id") if n in values]
-        if chosen:
-            parents = frozenset(chosen)
     return ListQuery(
         ordering=values.get("order_by"),
         cursor=values.get("cursor"),
@@ -135,11 +125,7 @@ def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQu
         fields=_names(values.get("fields")),
         omit=_names(values.get("omit")),
         spans=spans,
-        id_in=id_in,
-        parents=parents,
-        court_filters={k: v for k, v in values.items() if k in _COURT_FILTERS}
-        if resource == "courts"
-        else {},
+        conditions=tuple(conditions),
     )
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 import zlib
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -134,12 +134,21 @@ class Volumes:
     entries: int
     recaps: int
     people: int
+    others: Mapping[str, int] = field(default_factory=dict)  # the rest of the catalogue
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> Volumes:
+        core = ("dockets", "clusters", "opinions", "docket-entries", "recap-documents", "people")
+        c = [counts.get(name, 0) for name in core]
+        others = {k: v for k, v in counts.items() if k not in core}
+        return cls(c[0], c[1], c[2], c[3], c[4], c[5], others=others)
 
     def count(self, resource: str) -> int:
-        return {
+        core = {
             "dockets": self.dockets, "clusters": self.clusters, "opinions": self.opinions,
             "docket-entries": self.entries, "recap-documents": self.recaps, "people": self.people,
-        }[resource]  # fmt: skip
+        }  # fmt: skip
+        return core[resource] if resource in core else self.others.get(resource, 0)
 
 
 def synthetic_id(index: int) -> int:
@@ -184,7 +193,18 @@ class Generator:
         return synthetic_id(s.below(self.volumes.people)) if self.volumes.people else None
 
     def fields(self, resource: str, index: int) -> dict[str, Any]:
-        return _BUILDERS[resource](self, index)
+        builder = _BUILDERS.get(resource)
+        if builder is not None:
+            return builder(self, index)
+        return catalogue_fields(self, resource, index)
+
+    def parent(self, resource: str, index: int) -> int | None:
+        """The row of ``resource`` that child ``index`` belongs to (every parent has some)."""
+        return _parent(index, self.volumes.count(resource), None)
+
+    def any_of(self, resource: str, s: Stream) -> int | None:
+        count = self.volumes.count(resource)
+        return synthetic_id(s.below(count)) if count else None
 
     def docket(self, index: int) -> dict[str, Any]:
         s = Stream(self.seed, "dockets", index)
@@ -283,4 +303,252 @@ _BUILDERS = {
     "docket-entries": Generator.docket_entry,
     "recap-documents": Generator.recap_document,
     "people": Generator.person,
+}
+
+
+def _day(s: Stream, start: int, days: int) -> str:
+    return (date(start, 1, 1) + timedelta(days=s.below(days))).isoformat()
+
+
+def _sha1(s: Stream) -> str:
+    return f"{mix(s.next()):016x}{mix(s.next()):016x}{s.next() & 0xFFFFFFFF:08x}"
+
+
+def catalogue_fields(g: Generator, resource: str, index: int) -> dict[str, Any]:
+    """Model fields of the catalogue's other endpoints (relations as keys)."""
+    s = Stream(g.seed, resource, index)
+    if resource in _DISCLOSURE_CHILDREN:
+        fields = {"financial_disclosure": g.parent("financial-disclosures", index),
+                  "redacted": s.chance(0.1)}  # fmt: skip
+        fields.update(_DISCLOSURE_CHILDREN[resource](s))
+        return fields
+    built: dict[str, Any] = _CATALOGUE_BUILDERS[resource](g, s, index)
+    return built
+
+
+def _originating(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "docket_number": f"{s.below(30):02d}-cr-{s.below(99999):05d}",
+        "assigned_to": g.any_of("people", s), "assigned_to_str": f"Judge {s.pick(_SURNAMES)}",
+        "ordering_judge": g.any_of("people", s), "ordering_judge_str": s.pick(_SURNAMES),
+        "court_reporter": s.pick(_FIRST) + " " + s.pick(_SURNAMES),
+        "date_disposed": _day(s, 2005, 6000), "date_filed": _day(s, 2000, 6000),
+        "date_judgment": _day(s, 2006, 5000), "date_judgment_eod": None,
+        "date_filed_noa": _day(s, 2007, 5000), "date_received_coa": None,
+    }  # fmt: skip
+
+
+def _bankruptcy(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "docket": g.parent("dockets", index), "chapter": str(s.pick((7, 11, 13))),
+        "trustee_str": s.pick(_FIRST) + " " + s.pick(_SURNAMES), "date_converted": None,
+        "date_last_to_file_claims": None, "date_last_to_file_govt": None,
+        "date_debtor_dismissed": None,
+    }  # fmt: skip
+
+
+def _audio(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    a, b = s.pick(_SURNAMES), s.pick(_ORGS)
+    return {
+        "docket": g.parent("dockets", index), "source": s.pick(("C", "H")),
+        "case_name": f"{a} v. {b}", "case_name_short": a, "case_name_full": f"{a} v. {b}",
+        "judges": ", ".join(s.pick(_SURNAMES) for _ in range(3)), "sha1": _sha1(s),
+        "download_url": f"https://example.invalid/audio/{synthetic_id(index)}.mp3",
+        "local_path_mp3": f"mp3/{synthetic_id(index)}.mp3", "local_path_original_file": "",
+        "duration": 300 + s.below(4000), "processing_complete": s.chance(0.9),
+        "blocked": False, "date_blocked": None, "stt_status": s.pick((0, 1, 2)),
+        "stt_transcript": s.words(40), "panel": sorted({p for p in (
+            g.any_of("people", s) for _ in range(3)) if p is not None}),
+    }  # fmt: skip
+
+
+def _opinions_cited(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {"citing_opinion": g.parent("opinions", index),
+            "cited_opinion": g.any_of("opinions", s), "depth": 1 + s.below(4)}  # fmt: skip
+
+
+def _position(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    start = date(1970, 1, 1) + timedelta(days=s.below(18000))
+    ended = s.chance(0.4)
+    return {
+        "person": g.parent("people", index), "court": s.pick(g.courts) if g.courts else None,
+        "appointer": g.any_of("positions", s) if s.chance(0.5) else None,
+        "supervisor": None, "predecessor": g.any_of("people", s) if s.chance(0.3) else None,
+        "school": None, "position_type": s.pick(("jud", "c-jus", "ass-jud", "pres")),
+        "job_title": s.pick(("Judge", "Justice", "Chief Judge", "Magistrate")),
+        "sector": s.pick((1, 2)), "organization_name": "", "location_city": s.pick(_SURNAMES),
+        "location_state": s.pick(_STATES), "date_nominated": None, "date_elected": None,
+        "date_recess_appointment": None, "date_referred_to_judicial_committee": None,
+        "date_judicial_committee_action": None, "judicial_committee_action": "",
+        "date_hearing": None, "date_confirmation": (start - timedelta(days=30)).isoformat(),
+        "date_start": start.isoformat(), "date_granularity_start": "%Y-%m-%d",
+        "date_termination": (start + timedelta(days=365 + s.below(9000))).isoformat()
+        if ended else None, "termination_reason": "retire_vol" if ended else "",
+        "date_granularity_termination": "%Y-%m-%d" if ended else "",
+        "date_retirement": None, "nomination_process": s.pick(("fed_senate", "state_senate")),
+        "vote_type": "", "voice_vote": s.chance(0.2), "votes_yes": s.below(100),
+        "votes_no": s.below(40), "votes_yes_percent": None, "votes_no_percent": None,
+        "how_selected": s.pick(("a_pres", "e_part", "e_non_part", "a_gov")),
+        "has_inferred_values": False,
+    }  # fmt: skip
+
+
+def _retention(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "position": g.parent("positions", index),
+        "retention_type": s.pick(("reapp_gov", "elec_p", "elec_u", "elec_n")),
+        "date_retention": _day(s, 1980, 15000), "votes_yes": s.below(100000),
+        "votes_no": s.below(50000), "votes_yes_percent": None, "votes_no_percent": None,
+        "unopposed": s.chance(0.3), "won": s.chance(0.8),
+    }  # fmt: skip
+
+
+def _education(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "person": g.parent("people", index), "school": g.any_of("schools", s),
+        "degree_level": s.pick(("ba", "jd", "llm", "ma")), "degree_detail": s.words(2),
+        "degree_year": 1950 + s.below(60),
+    }  # fmt: skip
+
+
+def _school(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    name = f"University of {s.pick(_SURNAMES)}{s.pick(('', ' State', ' Law School'))}"
+    alias = g.any_of("schools", s) if s.chance(0.2) else None
+    return {"name": name, "ein": 100000000 + s.below(800000000), "is_alias_of": alias}
+
+
+def _affiliation(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "person": g.parent("people", index), "political_party": s.pick(("d", "r", "i", "g")),
+        "source": s.pick(("b", "a", "o")), "date_start": _day(s, 1960, 15000),
+        "date_granularity_start": "%Y", "date_end": _day(s, 2000, 8000) if s.chance(0.5) else None,
+        "date_granularity_end": "%Y",
+    }  # fmt: skip
+
+
+def _source(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {
+        "person": g.parent("people", index),
+        "url": f"https://example.invalid/sources/{synthetic_id(index)}",
+        "date_accessed": _day(s, 2010, 5000), "notes": s.words(6),
+    }  # fmt: skip
+
+
+def _aba(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    return {"person": g.parent("people", index), "year_rated": 1960 + s.below(60),
+            "rating": s.pick(("ewq", "wq", "q", "nq"))}  # fmt: skip
+
+
+def _party(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    docket = g.parent("dockets", index)
+    return {
+        "name": s.pick(_ORGS) if s.chance(0.5) else f"{s.pick(_FIRST)} {s.pick(_SURNAMES)}",
+        "extra_info": s.words(4), "dockets": [] if docket is None else [docket],
+        "party_type": s.pick(("Plaintiff", "Defendant", "Petitioner", "Respondent")),
+    }  # fmt: skip
+
+
+def _attorney(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    party = g.parent("parties", index)
+    docket = g.parent("dockets", index)
+    first, last = s.pick(_FIRST), s.pick(_SURNAMES)
+    return {
+        "name": f"{first} {last}", "contact_raw": f"{first} {last}\n{s.pick(_ORGS)}",
+        "phone": f"(555) 01{s.below(10)}-{s.below(10000):04d}", "fax": "",
+        "email": f"{first}.{last}@example.invalid".lower(),
+        "dockets": [] if docket is None else [docket],
+        "parties": [] if party is None else [party],
+    }  # fmt: skip
+
+
+def _fjc(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    filed = date(1990, 1, 1) + timedelta(days=s.below(12000))
+    return {
+        "dataset_source": s.pick((1, 2, 3)), "office": f"{s.below(10)}",
+        "docket_number": f"{s.below(10**7):07d}", "origin": s.pick((1, 2, 3, 4, 5)),
+        "date_filed": filed.isoformat(), "jurisdiction": s.pick((1, 2, 3, 4, 5)),
+        "nature_of_suit": s.pick((110, 190, 440, 530, 830, 890)),
+        "title": str(s.below(50)), "section": str(s.below(2000)), "subsection": "",
+        "diversity_of_residence": None, "class_action": s.chance(0.05),
+        "monetary_demand": s.below(10000), "county_of_residence": s.below(99999),
+        "arbitration_at_filing": s.pick(("M", "V", "E", "")),
+        "arbitration_at_termination": s.pick(("M", "V", "E", "")),
+        "multidistrict_litigation_docket_number": "", "plaintiff": s.pick(_ORGS),
+        "defendant": s.pick(_ORGS), "date_transfer": None, "transfer_office": "",
+        "transfer_docket_number": "", "transfer_origin": "",
+        "date_terminated": (filed + timedelta(days=s.below(1500))).isoformat(),
+        "termination_class_action_status": s.pick((1, 2, 3)),
+        "procedural_progress": s.pick((1, 2, 3, 4)), "disposition": s.pick((2, 3, 4, 5, 12)),
+        "judgment": s.pick((1, 2, 3, 4)), "nature_of_judgement": s.pick((0, 1, 2)),
+        "amount_received": s.below(100000), "pro_se": s.pick((0, 1, 2, 3)),
+        "year_of_tape": filed.year + 1, "nature_of_offense": "", "version": 0,
+        "circuit": s.pick(g.courts) if g.courts else None,
+        "district": s.pick(g.courts) if g.courts else None,
+    }  # fmt: skip
+
+
+def _disclosure(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    year = 2010 + s.below(15)
+    return {
+        "person": g.parent("people", index), "year": year,
+        "download_filepath": f"https://example.invalid/disclosures/{synthetic_id(index)}.pdf",
+        "filepath": f"financial-disclosures/{year}/{synthetic_id(index)}.pdf",
+        "thumbnail": None, "thumbnail_status": 0, "page_count": 1 + s.below(40),
+        "sha1": _sha1(s), "report_type": s.pick((-1, 0, 1, 2, 3)), "is_amended": s.chance(0.1),
+        "addendum_content_raw": s.words(10), "addendum_redacted": False,
+        "has_been_extracted": s.chance(0.8),
+    }  # fmt: skip
+
+
+def _codes(s: Stream) -> str:
+    return str(s.pick(("J", "K", "L", "M", "N", "O", "P1", "P2", "-1")))
+
+
+_DISCLOSURE_CHILDREN: dict[str, Any] = {
+    "agreements": lambda s: {"date_raw": str(2000 + s.below(25)),
+                             "parties_and_terms": s.words(8)},
+    "debts": lambda s: {"creditor_name": s.pick(_ORGS), "description": s.words(4),
+                        "value_code": _codes(s)},
+    "gifts": lambda s: {"source": s.pick(_ORGS), "description": s.words(4),
+                        "value": f"${s.below(5000)}"},
+    "investments": lambda s: {
+        "page_number": 1 + s.below(20), "description": s.words(3),
+        "income_during_reporting_period_code": _codes(s),
+        "income_during_reporting_period_type": s.pick(("Dividend", "Interest", "Rent")),
+        "gross_value_code": _codes(s), "gross_value_method": s.pick(("Q", "R", "T")),
+        "transaction_during_reporting_period": s.pick(("", "Buy", "Sold")),
+        "transaction_date_raw": "", "transaction_date": _day(s, 2010, 5000),
+        "transaction_value_code": _codes(s), "transaction_gain_code": "",
+        "transaction_partner": "", "has_inferred_values": False,
+    },
+    "non-investment-incomes": lambda s: {
+        "date_raw": str(2000 + s.below(25)), "source_type": s.words(3),
+        "income_amount": f"${s.below(90000)}",
+    },
+    "disclosure-positions": lambda s: {"position": s.pick(("Trustee", "Director", "Member")),
+                                       "organization_name": s.pick(_ORGS)},
+    "reimbursements": lambda s: {
+        "source": s.pick(_ORGS), "date_raw": str(2000 + s.below(25)),
+        "location": s.pick(_SURNAMES) + ", " + s.pick(_STATES), "purpose": s.words(4),
+        "items_paid_or_provided": s.words(3),
+    },
+    "spouse-incomes": lambda s: {"source_type": s.words(3), "date_raw": str(2000 + s.below(25))},
+}  # fmt: skip
+
+_CATALOGUE_BUILDERS: dict[str, Any] = {
+    "originating-court-information": _originating,
+    "bankruptcy-information": _bankruptcy,
+    "audio": _audio,
+    "opinions-cited": _opinions_cited,
+    "positions": _position,
+    "retention-events": _retention,
+    "educations": _education,
+    "schools": _school,
+    "political-affiliations": _affiliation,
+    "sources": _source,
+    "aba-ratings": _aba,
+    "parties": _party,
+    "attorneys": _attorney,
+    "fjc-integrated-database": _fjc,
+    "financial-disclosures": _disclosure,
 }

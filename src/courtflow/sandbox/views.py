@@ -7,21 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from courtflow.resources import RESOURCES as CATALOGUE
 from courtflow.sandbox import cursor as cursors
+from courtflow.sandbox.filtering import Model
 from courtflow.sandbox.index import Dataset, Stamp, Table
 from courtflow.sandbox.pages import count, cursor_page, number_page, whole_page
 from courtflow.sandbox.query import PAGE_SIZE, ApiError, ListQuery, parse_list_query
 from courtflow.sandbox.records import Links, Row, dumps, select_fields
+from courtflow.sandbox.shapes import NESTING
 
-RESOURCES = (
-    "courts",
-    "dockets",
-    "clusters",
-    "opinions",
-    "docket-entries",
-    "recap-documents",
-    "people",
-)
+RESOURCES = tuple(CATALOGUE)  # every endpoint of courtflow's catalogue
 NOT_FOUND = {"detail": "Not found."}
 
 
@@ -99,7 +94,7 @@ def _encoded(
 ) -> list[bytes]:
     resource = table.name
     # A docket entry nests other records, whose revisions its key would not show.
-    cache = None if resource == "docket-entries" else data.encoded
+    cache = None if resource in NESTING else data.encoded
     out = []
     for stamp in stamps:
         key = (resource, stamp.id, stamp.version, links.base, query.fields, query.omit)
@@ -165,11 +160,8 @@ _COURT_ORDERINGS = ("id", "date_modified", "position", "start_date", "end_date")
 def _courts(data: Dataset, query: ListQuery, url: RequestUrl, links: Links) -> Answer:
     with data.lock:
         rows = [data.courts.row(c) for c in data.courts.courts]
-    span = query.spans.get("date_modified")
-    if span is not None:
-        rows = [r for r in rows if span.holds(r.date_modified)]
-    for name, value in query.court_filters.items():
-        rows = [r for r in rows if _court_matches(r, name, value)]
+    for condition in query.conditions:
+        rows = [r for r in rows if condition.matches(data, _court_model(r))]
     ordering = query.ordering or "position"
     if ordering.lstrip("-") in _COURT_ORDERINGS and ordering.lstrip("-") != "position":
         field = ordering.lstrip("-")
@@ -196,14 +188,5 @@ def _court_sort_key(row: Row, field: str) -> tuple[int, Any, str]:
     return (1 if value is None else 0, value or "", str(row.id))
 
 
-def _court_matches(row: Row, name: str, value: str) -> bool:
-    if name == "id":
-        return str(row.id) == value
-    if name == "jurisdiction":
-        return str(row.fields.get("jurisdiction")) == value
-    wanted = value.strip().lower()
-    if wanted not in ("true", "false", "1", "0"):
-        raise ApiError(
-            400, {name: ["Select a valid choice. That choice is not one of the available choices."]}
-        )
-    return bool(row.fields.get(name, False)) == (wanted in ("true", "1"))
+def _court_model(row: Row) -> Model:
+    return Model(row.id, row.date_modified, None, row.fields)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from airflow_support import (
     AIRFLOW,
@@ -103,7 +104,9 @@ def installation(airflow_template: Path, tmp_path_factory: pytest.TempPathFactor
     home = new_airflow_home(airflow_template, root / "home")
     dags = root / "dags"
     dags.mkdir()
-    shutil.copy(REPO / "dags" / "courtlistener_pipeline.py", dags)  # the real DAG file
+    shutil.copy(REPO / "dags" / "courtlistener_pipeline.py", dags)  # the real DAG files
+    shutil.copy(REPO / "dags" / "courtlistener_scoped.py", dags)
+    shutil.copy(REPO / "dags" / "examples" / "courtlistener_taskflow.py", dags)
     for config in SCENARIOS:
         write_dag(dags, config)
     return Installation(home, dags)
@@ -158,6 +161,25 @@ def test_real_dag_loads_a_window_into_postgres_and_a_rerun_changes_nothing(
     engine.dispose()
     assert again == counts
     assert calls_after == calls  # completed windows are not fetched again
+
+
+# -- 1b. the documented TaskFlow example: the operator and the sensor in one's own DAG -----
+def test_the_taskflow_example_syncs_and_hands_the_totals_to_the_next_task(
+    installation: Installation, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "target.sqlite"
+    env = {"AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
+        host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": f"sqlite:///{target}"})}
+    done = installation.dags_test("courtlistener_taskflow_example", DAY, env)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    dag_id = "courtlistener_taskflow_example"
+    for task_id in ("wait_for_budget", "sync_dockets", "summarize"):
+        assert installation.task(dag_id, task_id)[0] == "success"
+    result = installation.xcom(dag_id, "sync_dockets")
+    with sqlite3.connect(target) as db:
+        (rows,) = db.execute("SELECT count(*) FROM cl_dockets").fetchone()
+    assert result["rows"] == rows > 0
+    assert installation.xcom(dag_id, "summarize").startswith(f"{rows} dockets in ")
 
 
 # -- 2. fatal: no retry, alerts sent, no token ---------------------------------------------
@@ -223,11 +245,20 @@ def test_server_error_is_recovered_by_a_task_retry_resuming_from_the_checkpoint(
     assert result["resumed"] is True  # try 2 went on from the page try 1 had stored
     engine = create_engine(pg_url)
     with engine.connect() as conn:
+        dockets = conn.execute(text("SELECT count(*) FROM cl_dockets")).scalar_one()
+        task_calls = conn.execute(text(
+            "SELECT count(*) FROM api_call_ledger WHERE task_id='dockets.sync'")).scalar_one()
+        (pages,) = conn.execute(text(
+            "SELECT pages FROM sync_checkpoints WHERE resource='dockets'")).one()
         statuses = dict(conn.execute(text(
             "SELECT coalesce(status, 0), count(*) FROM api_call_ledger GROUP BY 1")).all())
         rows = conn.execute(text("SELECT count(*) FROM cl_clusters")).scalar_one()
     engine.dispose()
     assert statuses[503] == 1 and rows > 0  # the failed attempt was reserved and counted
+    # The result of try 2 covers the task: the pages try 1 stored, and every call of
+    # both tries (the 503 too).
+    assert (result["try_number"], result["rows"], result["pages"], result["calls"]) == (
+        2, dockets, pages, task_calls)
     # The clusters sensor found the budget spent by dockets and was rescheduled, not
     # run in a sleeping worker and not deferred.
     reschedules = installation.query(
@@ -301,12 +332,37 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
     assert dockets["deferrals"] >= 2 and clusters["deferrals"] >= 1
     engine = create_engine(budget_run.pg_url)
     with engine.connect() as conn:
+        stored = {r: conn.execute(text(f"SELECT count(*) FROM cl_{r}")).scalar_one()
+                  for r in ("dockets", "clusters")}  # fmt: skip
+        calls = dict(conn.execute(text(
+            "SELECT task_id, count(*) FROM api_call_ledger WHERE dag_id='cf_budget' "
+            "GROUP BY 1")).all())  # fmt: skip
         pages = dict(conn.execute(text(
             "SELECT resource, sum(pages) FROM sync_checkpoints GROUP BY 1")).all())
         done = dict(conn.execute(text("SELECT resource, bool_and(done) FROM sync_checkpoints "
                                       "GROUP BY 1")).all())  # fmt: skip
     engine.dispose()
     assert pages["dockets"] >= 3 and done == {"dockets": True, "clusters": True}
+    # The result covers the whole task, every stretch between deferrals, not the last.
+    for resource, result in (("dockets", dockets), ("clusters", clusters)):
+        assert (result["rows"], result["pages"], result["calls"]) == (
+            stored[resource], pages[resource], calls[f"{resource}.sync"]), result
+        assert (result["resource"], result["scope"], result["rejected"]) == (resource, "", 0)
+        assert (result["since"], result["until"]) == (
+            "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00")
+    # The Asset event carries the same totals for downstream DAGs.
+    ((extra,),) = installation.query(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.uri LIKE 'courtlistener://dockets%' AND e.source_dag_id='cf_budget'")
+    assert {k: json.loads(extra)[k] for k in ("rows", "pages", "calls")} == {
+        k: dockets[k] for k in ("rows", "pages", "calls")}
+    # One line per page and one summary per task; nothing repeated on resume.
+    assert out.count("synced dockets") == 1 and out.count("Context impl") == 0
+    assert out.count("dockets page ") == pages["dockets"]
+    assert "page stored" not in out
+    # Successful calls stay in the ledger, not in the task log; failed ones are logged.
+    assert not re.search(r"-> 200 ok in|call \S+ 200 in", out)
+    assert re.search(r"-> 503 http_error in", out)
     # The clusters sensor met the budget dockets had just spent, and deferred too.
     assert "call budget full for" in out and "deferring (worker slot freed)" in out
     # Only the injected burst was a 429: the budget itself never overspent.
@@ -356,3 +412,55 @@ def test_the_token_appears_nowhere(installation: Installation, budget_run: Budge
             "SELECT count(*) FROM api_call_ledger WHERE outcome <> 'ok'")).scalar_one()
     engine.dispose()
     assert errors >= 2  # the 503 and the 429 were recorded (and scanned above)
+
+
+# -- last: the shipped scoped DAG, Supreme Court and Ninth Circuit scopes -----------------
+# Last in the module: its direct calls to the sandbox (same token) would reach the other
+# tests' ledgers through the api-usage reconciliation.
+def _scope_ids(sandbox: RunningSandbox, resource: str, name: str, conf: dict[str, str]) -> set[int]:
+    ids: set[int] = set()
+    for court in ("scotus", "ca9"):
+        params: dict[str, str] | None = {
+            "order_by": "date_modified", name: court,
+            "date_modified__gte": conf["since"], "date_modified__lt": conf["until"],
+        }  # fmt: skip
+        url: str | None = f"{sandbox.url}/{resource}/"
+        while url is not None:
+            body = httpx.get(url, params=params,
+                             headers={"Authorization": f"Token {DEMO_TOKEN}"}).json()
+            ids.update(r["id"] for r in body["results"])
+            url, params = body["next"], None
+    return ids
+
+
+@pytest.mark.slow  # one more `airflow dags test` (about a minute); make test-slow runs it
+def test_scoped_dag_loads_exactly_its_scopes(
+    installation: Installation, sandbox: RunningSandbox, fresh_pg: Any
+) -> None:
+    pg_url = fresh_pg()
+    env = {"AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
+        host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": pg_url})}  # fmt: skip
+    conf = {"since": "2024-01-01T00:00:00Z", "until": "2024-03-01T00:00:00Z"}
+    run = installation.dags_test("courtlistener_scoped", conf, env)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    expected = {
+        "cl_dockets": _scope_ids(sandbox, "dockets", "court", conf),
+        "cl_clusters": _scope_ids(sandbox, "clusters", "docket__court", conf),
+        "cl_opinions": _scope_ids(sandbox, "opinions", "cluster__docket__court", conf),
+    }
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            stored = {t: set(conn.execute(text(f"SELECT id FROM {t}")).scalars())
+                      for t in expected}  # fmt: skip
+            scopes = conn.execute(text(
+                "SELECT resource, scope FROM sync_checkpoints WHERE done ORDER BY 1, 2"
+            )).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert all(expected.values()) and stored == expected
+    assert [tuple(s) for s in scopes] == sorted(
+        (r, f"{f}={c}") for r, f in (("clusters", "docket__court"), ("dockets", "court"),
+                                    ("opinions", "cluster__docket__court"))
+        for c in ("ca9", "scotus")
+    )  # fmt: skip

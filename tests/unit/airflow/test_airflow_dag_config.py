@@ -63,3 +63,63 @@ def test_mistakes_are_config_errors_naming_the_problem(data: dict[str, object], 
 
 def test_schedule_none_is_allowed_for_manual_or_asset_triggered_dags() -> None:
     assert PipelineConfig.from_mapping({"dag_id": "cl", "schedule": None}).schedule is None
+
+
+def test_cron_expressions_and_presets_are_schedules() -> None:
+    assert PipelineConfig.from_mapping({"dag_id": "cl", "schedule": "0  6 * * *"}).schedule == (
+        "0 6 * * *")
+    assert PipelineConfig.from_mapping({"dag_id": "cl", "schedule": "@daily"}).schedule == "@daily"
+    # A duration string is still an interval.
+    assert PipelineConfig.from_mapping({"dag_id": "cl", "schedule": "15m"}).schedule == timedelta(
+        minutes=15)
+
+
+def test_durations_are_accepted_for_max_sleep_everywhere() -> None:
+    cfg = PipelineConfig.from_mapping({"dag_id": "cl", "max_sleep": "2s", "resources": [
+        {"name": "dockets", "max_sleep": "5m"}]})
+    assert cfg.max_sleep == 2.0 and cfg.resources[0].max_sleep == 300.0
+    assert PipelineConfig.from_mapping({"dag_id": "cl", "max_sleep": 7}).max_sleep == 7.0
+
+
+def test_the_new_keys_are_parsed() -> None:
+    cfg = PipelineConfig.from_mapping({
+        "dag_id": "cl", "owner": "data-eng", "queue": "courtlistener", "doc_md": "# Mine",
+        "timezone": "America/New_York", "tags": "a, b",
+        "default_args": {"execution_timeout": "2h", "depends_on_past": True},
+        "alerts": {"email": "oncall@example.org, second@example.org", "smtp_conn_id": "smtp"},
+    })
+    assert (cfg.owner, cfg.queue, cfg.doc_md, cfg.timezone, cfg.tags) == (
+        "data-eng", "courtlistener", "# Mine", "America/New_York", ("a", "b"))
+    assert cfg.default_args == {"execution_timeout": timedelta(hours=2), "depends_on_past": True}
+    assert cfg.alerts.email == ("oncall@example.org", "second@example.org")
+    assert cfg.alerts.smtp_conn_id == "smtp"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"dag_id": "cl", "max_sleep": "soon"}, "max_sleep"),
+    ({"dag_id": "cl", "resources": [{"name": "dockets", "max_sleep": "x"}]}, "dockets.max_sleep"),
+    ({"dag_id": "cl", "schedule": "@once"}, "schedule: '@once' is not an interval preset"),
+    ({"dag_id": "cl", "schedule": "61 6 * * *"}, "'61 6 \\* \\* \\*' is not a valid cron"),
+    ({"dag_id": "cl", "schedule": "every day"}, "schedule: 'every day' is neither"),
+    ({"dag_id": "cl", "retries": "three"}, "retries: expected a whole number"),
+    ({"dag_id": "cl", "retries": 1.5}, "retries: expected a whole number"),
+    ({"dag_id": "cl", "max_active_runs": 0}, "max_active_runs must be >= 1"),
+    ({"dag_id": "cl", "retry_exponential_backoff": "fast"}, "retry_exponential_backoff"),
+    ({"dag_id": "cl", "owner": ""}, "owner: expected a non-empty string"),
+    ({"dag_id": "cl", "queue": 3}, "queue: expected a non-empty string"),
+    ({"dag_id": "cl", "timezone": "Mars/Olympus"}, "timezone: unknown time zone"),
+    ({"dag_id": "cl", "default_args": {"retries": 2}}, "default_args: \\['retries'\\]"),
+    ({"dag_id": "cl", "default_args": {"email": "a@b"}}, "alerts.email"),
+    ({"dag_id": "cl", "default_args": {"execution_timeout": "later"}},
+     "default_args.execution_timeout"),
+    ({"dag_id": "cl", "default_args": ["x"]}, "default_args: expected a mapping"),
+    ({"dag_id": "cl", "alerts": {"email": ["oncall"]}}, "alerts.email: not e-mail"),
+    ({"dag_id": "cl", "alerts": ["x"]}, "alerts: expected a mapping"),
+    ({"dag_id": "cl", "resources": [3]}, "resources: expected a name or a mapping"),
+    ({"dag_id": "cl", "sequential": "yes"}, "sequential must be true or false"),
+    ({"dag_id": 5}, "dag_id: expected a string"),
+])  # fmt: skip
+def test_every_mistake_is_a_config_error_naming_the_key(data: dict[str, object], message: str
+                                                        ) -> None:  # fmt: skip
+    with pytest.raises(ConfigError, match=message):
+        PipelineConfig.from_mapping(data)

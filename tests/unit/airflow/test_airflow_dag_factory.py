@@ -114,8 +114,17 @@ def test_the_dag_serializes_and_deserializes_like_the_scheduler_does() -> None:
     assert back.get_task("dockets.sync").pool == "courtlistener_api_pool"
 
 
+@pytest.mark.parametrize(
+    ("dag_file", "dag_id", "some_tasks"),
+    [
+        ("courtlistener_pipeline.py", "courtlistener_pipeline",
+         {"courts.sync", "opinions.wait_for_budget"}),
+        ("courtlistener_scoped.py", "courtlistener_scoped",
+         {"dockets_scotus.sync", "opinions_ca9.sync", "clusters_ca9.wait_for_budget"}),
+    ],
+)  # fmt: skip
 def test_the_dag_file_parses_without_network_database_or_secrets(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, dag_file: str, dag_id: str, some_tasks: set[str]
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the DAG file opened a network connection at parse time")
@@ -124,7 +133,88 @@ def test_the_dag_file_parses_without_network_database_or_secrets(
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.delenv("AIRFLOW_CONN_COURTLISTENER_DEFAULT", raising=False)
     monkeypatch.setenv("COURTFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    namespace = runpy.run_path(str(REPO / "dags" / "courtlistener_pipeline.py"))
+    namespace = runpy.run_path(str(REPO / "dags" / dag_file))
     dag = namespace["dag"]
-    assert dag.dag_id == "courtlistener_pipeline"
-    assert {t.task_id for t in dag.tasks} >= {"courts.sync", "opinions.wait_for_budget"}
+    assert dag.dag_id == dag_id
+    assert {t.task_id for t in dag.tasks} >= some_tasks
+
+
+def first_intervals(dag: Any, count: int) -> list[tuple[str, str]]:
+    """The data intervals the scheduler would give the first ``count`` runs (catchup on)."""
+    from datetime import UTC, datetime
+
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+    restriction = TimeRestriction(earliest=datetime(2024, 1, 1, tzinfo=UTC), latest=None,
+                                  catchup=True)  # fmt: skip
+    found, last = [], None
+    for _ in range(count):
+        info = timetable.next_dagrun_info(last_automated_data_interval=last,
+                                          restriction=restriction)  # fmt: skip
+        last = info.data_interval
+        found.append((last.start.isoformat(), last.end.isoformat()))
+    return found
+
+
+def test_cron_schedules_give_runs_real_data_intervals() -> None:
+    dag = build_dag({"dag_id": "cl", "schedule": "0 6 * * *", "resources": ["dockets"]})
+    assert first_intervals(dag, 2) == [
+        ("2024-01-01T06:00:00+00:00", "2024-01-02T06:00:00+00:00"),
+        ("2024-01-02T06:00:00+00:00", "2024-01-03T06:00:00+00:00")]
+
+
+def test_presets_and_time_zones_give_real_data_intervals() -> None:
+    daily = build_dag({"dag_id": "cl", "schedule": "@daily", "resources": ["dockets"]})
+    assert first_intervals(daily, 1) == [
+        ("2024-01-01T00:00:00+00:00", "2024-01-02T00:00:00+00:00")]
+    # 06:00 in New York is 11:00 UTC in January.
+    ny = build_dag({"dag_id": "c2", "schedule": "0 6 * * 1", "timezone": "America/New_York",
+                    "resources": ["dockets"]})  # fmt: skip
+    ((start, end),) = first_intervals(ny, 1)
+    from datetime import datetime
+
+    assert datetime.fromisoformat(start).isoformat() == "2024-01-01T11:00:00+00:00"
+    assert (datetime.fromisoformat(end) - datetime.fromisoformat(start)).days == 7
+
+
+def test_owner_queue_tags_doc_and_default_args_reach_every_task() -> None:
+    dag = build_dag({
+        "dag_id": "cl", "resources": ["dockets"], "owner": "data-eng", "queue": "cl_queue",
+        "tags": ["legal"], "doc_md": "## Our copy of CourtListener",
+        "default_args": {"execution_timeout": "1h", "depends_on_past": True},
+    })
+    assert dag.tags == {"legal"} or list(dag.tags) == ["legal"]
+    assert dag.doc_md.startswith("## Our copy of CourtListener")
+    assert "courtlistener://<resource>" in dag.doc_md  # courtflow's own description follows
+    for task in dag.tasks:
+        assert (task.owner, task.queue) == ("data-eng", "cl_queue")
+        assert task.execution_timeout == timedelta(hours=1) and task.depends_on_past
+
+
+def test_email_alerts_join_webhook_and_slack_and_a_callback_of_ones_own() -> None:
+    from courtflow.airflow.notifications import EmailAlertNotifier
+
+    def mine(context: Any) -> None:
+        return None
+
+    dag = build_dag({
+        "dag_id": "cl", "resources": ["dockets"],
+        "default_args": {"on_failure_callback": mine},
+        "alerts": {"webhook_url": "http://127.0.0.1:1/h", "email": ["oncall@example.org"],
+                   "smtp_conn_id": "smtp_alerts"},
+    })
+    callbacks = dag.get_task("dockets.sync").on_failure_callback
+    assert callbacks[0] is mine
+    assert [type(c) for c in callbacks[1:]] == [WebhookNotifier, EmailAlertNotifier]
+    email = callbacks[2]
+    assert (email.to, email.smtp_conn_id) == (["oncall@example.org"], "smtp_alerts")
+
+
+def test_airflow_refusing_a_passed_through_argument_is_a_config_error() -> None:
+    from courtflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DAG 'cl': TypeError: 'priority_weight'"):
+        build_dag({"dag_id": "cl", "resources": ["dockets"],
+                   "default_args": {"priority_weight": "high"}})

@@ -120,3 +120,75 @@ def test_failure_notifiers_builds_what_is_configured() -> None:
     assert kinds == [WebhookNotifier, SlackAlertNotifier]
     with pytest.raises(ValueError):
         WebhookNotifier()
+
+
+class SmtpReceiver(threading.Thread):
+    """Just enough SMTP on 127.0.0.1 to take one message (no TLS, no auth)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = int(self.sock.getsockname()[1])
+        self.messages: list[tuple[list[str], str]] = []
+
+    def run(self) -> None:
+        conn, _ = self.sock.accept()
+        stream = conn.makefile("rwb")
+
+        def say(line: str) -> None:
+            stream.write(line.encode() + b"\r\n")
+            stream.flush()
+
+        say("220 courtflow-test ready")
+        recipients: list[str] = []
+        while line := stream.readline().decode().rstrip("\r\n"):
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                say("250 courtflow-test")
+            elif verb == "RCPT":
+                recipients.append(line.split(":", 1)[1].strip(" <>"))
+                say("250 ok")
+            elif verb == "DATA":
+                say("354 go on")
+                body = []
+                while (data := stream.readline().decode()) not in (".\r\n", ""):
+                    body.append(data)
+                self.messages.append((recipients, "".join(body)))
+                say("250 queued")
+            elif verb == "QUIT":
+                say("221 bye")
+                break
+            else:
+                say("250 ok")
+        conn.close()
+        self.sock.close()
+
+
+def test_email_alert_goes_through_the_smtp_providers_notifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import email
+    from email.message import Message
+
+    from courtflow.airflow.notifications import EmailAlertNotifier
+
+    smtp = SmtpReceiver()
+    smtp.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_UNIT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 10}}))
+    notifier = EmailAlertNotifier(to=["oncall@example.org"], smtp_conn_id="smtp_unit",
+                                  from_email="courtflow@example.org")  # fmt: skip
+    notifier(context(CourtListenerFatalError(AuthError(f"401 for {TOKEN}"))))
+    smtp.join(timeout=10)
+    ((recipients, raw),) = smtp.messages
+    assert recipients == ["oncall@example.org"]
+    message: Message = email.message_from_string(raw)
+    assert message["Subject"] == "courtflow task failed: cl.dockets.sync"
+    html = "".join(str(part.get_payload(decode=True), "utf-8") for part in message.walk()
+                   if part.get_content_type() == "text/html")  # fmt: skip
+    assert "AuthError" in html and "manual__1" in html and TOKEN not in raw

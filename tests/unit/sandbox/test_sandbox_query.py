@@ -74,8 +74,10 @@ def test_unknown_parameters_are_refused_with_the_server_body() -> None:
 
 
 def test_relation_filters_are_known_only_where_the_resource_has_them() -> None:
-    assert parse_list_query("dockets", [("court", "scotus")]).parents == frozenset({"scotus"})
-    assert parse_list_query("clusters", [("docket__id", "12")]).parents == frozenset({"12"})
+    (court,) = parse_list_query("dockets", [("court", "scotus")]).conditions
+    assert court.value == "scotus" and court.value_relation is not None
+    (docket,) = parse_list_query("clusters", [("docket__id", "12")]).conditions
+    assert [r.name for r in docket.path] == ["docket"] and docket.value == 12
     with pytest.raises(ApiError):
         parse_list_query("people", [("court", "scotus")])
 

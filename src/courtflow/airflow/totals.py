@@ -1,0 +1,118 @@
+"""What a sync task did in all: its result (XCom) and its Asset event's ``extra``.
+
+A task that defers runs in stretches: ``execute``, then ``execute_complete`` after each
+deferral, each in a fresh operator instance; a retry starts over in ``execute``. The
+totals must cover the whole task, so
+
+- pages and rows travel from stretch to stretch in the trigger's payload (the
+  deferral's ``next_kwargs``), and a retry starts from what the earlier tries of the
+  same run stored in the window's checkpoint;
+- calls are read from the ledger, which stamps every reserved attempt (failed ones,
+  429s and retries included) with the DAG, run and task ids.
+
+    totals = TaskTotals.from_payload(event.get("totals"))
+    totals = totals.plus(pages=1, rows=20)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from courtflow.window import Window
+
+
+@dataclass(frozen=True)
+class TaskTotals:
+    """Pages and rows stored so far by one task, over every stretch and try."""
+
+    pages: int = 0
+    rows: int = 0
+    rejected: int = 0  # rows the core refused (reported when it counts them)
+
+    def plus(self, *, pages: int = 0, rows: int = 0, rejected: int = 0) -> TaskTotals:
+        return replace(self, pages=self.pages + pages, rows=self.rows + rows,
+                       rejected=self.rejected + rejected)  # fmt: skip
+
+    def as_payload(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, value: Any) -> TaskTotals:
+        if not isinstance(value, Mapping):
+            return cls()
+        return cls(**{k: int(value.get(k, 0)) for k in ("pages", "rows", "rejected")})
+
+
+def earlier_tries(
+    engine: Engine, resource: str, scope: str, window: Window, run_id: str
+) -> TaskTotals:
+    """Pages and rows an earlier try of this run stored in the window's checkpoint.
+
+    The checkpoint names the run that wrote it last: another run's checkpoint (a window
+    loaded before) is not this task's work.
+    """
+    from sqlalchemy import select
+
+    from courtflow.store.tables import sync_checkpoints as t
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.c.pages, t.c.rows, t.c.run_id).where(
+                t.c.resource == resource, t.c.scope == scope,
+                t.c.window_start == window.start, t.c.window_end == window.end,
+            )
+        ).first()
+    if row is None or row.run_id != run_id:
+        return TaskTotals()
+    return TaskTotals(pages=int(row.pages), rows=int(row.rows))
+
+
+def task_calls(engine: Engine, *, dag_id: str, run_id: str, task_id: str) -> int:
+    """Every call the ledger holds for this task: all stretches, tries and outcomes."""
+    from sqlalchemy import func, select
+
+    from courtflow.budget.tables import api_call_ledger as ledger
+
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count()).where(
+                ledger.c.dag_id == dag_id, ledger.c.run_id == run_id,
+                ledger.c.task_id == task_id,
+            )
+        ).scalar_one()
+    return int(count)
+
+
+def task_result(
+    *,
+    resource: str,
+    scope: str,
+    window: Window,
+    totals: TaskTotals,
+    calls: int,
+    deferrals: int,
+    try_number: int,
+    resumed: bool,
+    skipped: bool,
+) -> dict[str, Any]:
+    """The task's XCom and its Asset event's ``extra``: plain JSON, never a secret."""
+    return {
+        "resource": resource,
+        "scope": scope,
+        "window": str(window),
+        "since": window.start.isoformat(),
+        "until": window.end.isoformat(),
+        "pages": totals.pages,
+        "rows": totals.rows,
+        "rejected": totals.rejected,
+        "calls": calls,
+        "deferrals": deferrals,
+        "try_number": try_number,
+        "resumed": resumed,
+        "skipped": skipped,
+    }

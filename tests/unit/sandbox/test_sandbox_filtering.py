@@ -1,0 +1,120 @@
+"""The sandbox applies exactly the catalogue's filters: every declared name and lookup
+is accepted and means what django's ORM means; anything else is the server's 400."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from courtflow.filters import FilterField, fchoice, fdate, fdatetime, fint, ftext
+from courtflow.resources import RESOURCES
+from courtflow.sandbox.filtering import Model, compare, field_value, parse_value
+from courtflow.sandbox.query import ApiError, parse_list_query
+from courtflow.sandbox.timefmt import parse_query_datetime
+
+SAMPLES = {
+    "int": "7", "float": "1.5", "date": "2020-02-03", "datetime": "2020-02-03T04:05:06Z",
+    "bool": "true", "text": "Ab",
+}  # fmt: skip
+
+
+def sample(field: FilterField, lookup: str) -> str:
+    if lookup in ("year", "month", "day", "hour", "minute", "second"):
+        return "2"
+    if lookup == "isnull":
+        return "false"
+    one = field.choices[0] if field.type == "choice" else SAMPLES[field.type]
+    return f"{one},{one}" if lookup in ("range", "in") else one
+
+
+@pytest.mark.parametrize("name", [n for n in RESOURCES if RESOURCES[n].filters])
+def test_every_declared_filter_and_lookup_is_accepted(name: str) -> None:
+    spec = RESOURCES[name]
+    for field in spec.filters:
+        # Every lookup of the resource's own fields and of one hop; exact deeper down.
+        lookups = field.lookups if field.name.count("__") <= 1 else ("exact",)
+        for lookup in lookups:
+            param = field.name if lookup == "exact" else f"{field.name}__{lookup}"
+            parse_list_query(name, [(param, sample(field, lookup))])
+
+
+@pytest.mark.parametrize("name", [n for n in RESOURCES if RESOURCES[n].filters])
+def test_anything_else_is_the_servers_400(name: str) -> None:
+    spec = RESOURCES[name]
+    first = spec.filters[0]
+    for param in ("no_such_filter", f"{first.name}__icontains", f"{first.name}__nope__exact"):
+        with pytest.raises(ApiError) as caught:
+            parse_list_query(name, [(param, "1")])
+        assert caught.value.status == 400
+        assert caught.value.body == {
+            "detail": "Unknown filter parameters are not allowed.", "unknown_params": [param],
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["originating-court-information", "bankruptcy-information"])
+def test_endpoints_without_a_filter_set_ignore_every_parameter(name: str) -> None:
+    # The server validates and filters nothing there (no filterset_class): even the window.
+    query = parse_list_query(name, [("date_modified__gte", "2024-01-01"), ("bogus", "1")])
+    assert not query.spans and not query.conditions
+
+
+@pytest.mark.parametrize(
+    ("field", "lookup", "actual", "text", "expected"),
+    [
+        (ftext("n", ("iexact",)), "iexact", "Patent", "pATENT", True),
+        (ftext("n", ("startswith",)), "startswith", "Patent law", "Pat", True),
+        (ftext("n", ("startswith",)), "startswith", "Patent law", "pat", False),
+        (ftext("n", ("istartswith",)), "istartswith", "Patent law", "pAT", True),
+        (ftext("n", ("exact",)), "exact", "Patent", "patent", False),
+        (ftext("n", ("in",)), "in", "ca9", "scotus,ca9", True),
+        (ftext("n", ("gte",)), "gte", "12", "11", True),  # text compares as text
+        (ftext("n", ("gte",)), "gte", "2", "11", True),
+        (fint("n"), "gte", 5, "5", True),
+        (fint("n"), "gt", 5, "5", False),
+        (fint("n"), "lt", 4, "5", True),
+        (fint("n"), "lte", 6, "5", False),
+        (fint("n"), "range", 5, "5,9", True),
+        (fint("n"), "range", 10, "5,9", False),
+        (fint("n", ("exact", "isnull")), "isnull", None, "true", True),
+        (fint("n", ("exact", "isnull")), "isnull", 3, "true", False),
+        (fint("n"), "exact", [1, 2, 3], "2", True),  # to-many: any related row
+        (fint("n"), "exact", None, "2", False),
+        (fdate("d"), "year", date(2020, 5, 6), "2020", True),
+        (fdate("d"), "month", date(2020, 5, 6), "5", True),
+        (fdate("d"), "range", date(2020, 5, 6), "2020-05-06,2020-05-07", True),
+        (fdate("d"), "lt", date(2020, 5, 6), "2020-05-06", False),
+        (fchoice("c", ("F", "S")), "exact", "F", "F", True),
+    ],
+)  # fmt: skip
+def test_lookups_mean_what_djangos_orm_means(
+    field: FilterField, lookup: str, actual: object, text: str, expected: bool
+) -> None:
+    assert compare(field, lookup, actual, parse_value(field, lookup, text)) is expected
+
+
+def test_date_parts_of_timestamps_are_in_the_servers_time_zone() -> None:
+    field = fdatetime("date_created", ("hour", "day"))
+    # 2024-01-02T03:00Z is 19:00 on the 1st in Los Angeles.
+    row = Model(1, 0, parse_query_datetime("2024-01-02T03:00:00Z"), {})
+    actual = field_value(row, "date_created", field)
+    assert compare(field, "hour", actual, parse_value(field, "hour", "19"))
+    assert compare(field, "day", actual, parse_value(field, "day", "1"))
+
+
+@pytest.mark.parametrize(
+    ("resource", "param", "value", "message"),
+    [
+        ("dockets", "date_filed__gte", "2020-13-01", "Enter a valid date."),
+        ("dockets", "source__in", "1,x", "Enter a whole number."),
+        ("opinions", "type", "999nope", "Select a valid choice. 999nope is not one of the "
+                                        "available choices."),
+        ("opinions", "per_curiam", "maybe", "Select a valid choice. maybe is not one of the "
+                                            "available choices."),
+        ("courts", "position__gte", "x", "Enter a number."),
+    ],
+)  # fmt: skip
+def test_bad_values_are_field_errors(resource: str, param: str, value: str, message: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_list_query(resource, [(param, value)])
+    assert caught.value.status == 400 and caught.value.body == {param: [message]}
