@@ -26,20 +26,28 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from courtflow.resources import ResourceSpec
 from courtflow.store.convert import Converted, Rejected, partition_page, raw_text
-from courtflow.store.retry import first_line
+from courtflow.store.retry import first_line, is_transient_db_error
 from courtflow.store.tables import sync_rejects
 from courtflow.store.upsert import upsert_converted
 
 log = logging.getLogger("courtflow.store.rejects")
 
 _REASON_CHARS = 2000
-# What a database raises for a value it cannot hold (PostgreSQL class 22, SQLite binding
-# overflow); an operational error is never a record's fault and is not caught here.
-_VALUE_ERRORS = (DataError, IntegrityError, StatementError, OverflowError, ValueError)
+
+
+def is_record_error(exc: BaseException) -> bool:
+    """True when the database refused a value (PostgreSQL class 22, a constraint, SQLite
+    binding overflow): the record's fault. A lost connection, a shutdown or any other
+    operational error is never a record's fault: it propagates to the retry policy."""
+    if isinstance(exc, DataError | IntegrityError):
+        return not is_transient_db_error(exc)
+    if isinstance(exc, DBAPIError):
+        return False
+    return isinstance(exc, StatementError | OverflowError | ValueError)
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,9 @@ def _upsert_one_by_one(
         try:
             written += upsert_converted(conn, spec, [item], method="statement")
             savepoint.commit()
-        except _VALUE_ERRORS as exc:
+        except Exception as exc:
+            if not is_record_error(exc):
+                raise
             savepoint.rollback()
             key = str(item.row["id"])
             refused.append(Rejected(key, f"refused by the database: {first_line(exc)}",
@@ -140,7 +150,9 @@ def store_page(
         try:
             written = upsert_converted(conn, spec, items)
             savepoint.commit()
-        except _VALUE_ERRORS as exc:
+        except Exception as exc:
+            if not is_record_error(exc):
+                raise
             savepoint.rollback()
             log.warning("the database refused a page of %s (%s); storing row by row",
                         spec.name, first_line(exc))  # fmt: skip

@@ -93,3 +93,14 @@ def test_a_permanent_error_is_raised_at_once() -> None:
     with pytest.raises(IntegrityError):
         run_with_db_retry(ENGINE, work, sleep=lambda s: None)
     assert len(calls) == 1
+
+
+def test_a_lost_connection_during_a_page_is_never_taken_for_a_poison_record() -> None:
+    from sqlalchemy.exc import DataError
+
+    from courtflow.store.rejects import is_record_error
+
+    assert not is_record_error(wrapped("57P01"))  # server shutting down mid-statement
+    assert not is_record_error(wrapped("08006"))
+    assert is_record_error(wrapped("22P02", DataError))  # invalid input syntax
+    assert is_record_error(OverflowError("int too big"))
