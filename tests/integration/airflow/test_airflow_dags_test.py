@@ -341,13 +341,17 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
             "SELECT resource, sum(pages) FROM sync_checkpoints GROUP BY 1")).all())
         done = dict(conn.execute(text("SELECT resource, bool_and(done) FROM sync_checkpoints "
                                       "GROUP BY 1")).all())  # fmt: skip
+        rejected = dict(conn.execute(text(
+            "SELECT resource, count(*) FROM sync_rejects GROUP BY 1")).all())  # fmt: skip
     engine.dispose()
+    assert sum(rejected.values()) >= 1  # the broken records were set aside, windows done
     assert pages["dockets"] >= 3 and done == {"dockets": True, "clusters": True}
     # The result covers the whole task, every stretch between deferrals, not the last.
     for resource, result in (("dockets", dockets), ("clusters", clusters)):
         assert (result["rows"], result["pages"], result["calls"]) == (
             stored[resource], pages[resource], calls[f"{resource}.sync"]), result
-        assert (result["resource"], result["scope"], result["rejected"]) == (resource, "", 0)
+        assert (result["resource"], result["scope"], result["rejected"]) == (
+            resource, "", rejected.get(resource, 0))
         assert (result["since"], result["until"]) == (
             "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00")
     # The Asset event carries the same totals for downstream DAGs.
