@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS = (
     "benchmarks.budget_bench",
+    "benchmarks.budget_classes_bench",
     "benchmarks.upsert_bench",
     "benchmarks.dag_import_bench",
     "benchmarks.eval_limiters",

@@ -10,7 +10,8 @@ import time
 import traceback
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from courtflow.budget.budget import WindowUsage
 from courtflow.budget.rates import Rate
@@ -45,7 +46,13 @@ def _split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _with_priority(args: argparse.Namespace, settings: Settings, default: str) -> Settings:
+    """The budget class of this command's calls: --priority, COURTFLOW_PRIORITY, default."""
+    return settings.with_overrides(priority=args.priority or settings.priority or default)
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_priority(args, settings, "incremental")
     spec, scope = _scope(args)
     window = _window(args)
     run_id = args.run_id or f"cli__{uuid.uuid4().hex[:12]}"
@@ -76,6 +83,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_priority(args, settings, "backfill")
     spec, scope = _scope(args)
     window = _window(args)
     step = check_step(args.step_hours, window)
@@ -189,6 +197,7 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
             f"({datetime.fromtimestamp(w.available_at, UTC).isoformat(timespec='seconds')})"
         )
         print(f"  {w.rate:<12} used {w.used}/{w.limit} remaining {w.remaining} room {room}")
+    _print_classes(engine, settings.budget_key)
     if settings.token is not None and not args.ledger_only:
         from courtflow.client import CourtListenerClient
 
@@ -201,6 +210,20 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
                 f"reset_at {uw.reset_at.isoformat() if uw.reset_at else '-'}"
             )
     return 0
+
+
+def _print_classes(engine: Any, key: str) -> None:
+    """One line per priority class: calls, share and queue waits over the last hour."""
+    from courtflow.budget.classes import class_stats
+
+    since = datetime.now(UTC) - timedelta(hours=1)
+    print("priority classes (last hour): admitted, share, queue wait p50/p95/max, waiting now")
+    for c in class_stats(engine, key, since):
+        print(
+            f"  {c.priority:<12} {c.admitted:>6} calls {100 * c.share:5.1f}%  wait "
+            f"{c.wait_p50_ms / 1000:.1f}/{c.wait_p95_ms / 1000:.1f}/{c.wait_max_ms / 1000:.1f}s"
+            f"  waiting {c.waiting}"
+        )
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -268,6 +291,15 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _priority(value: str) -> str:
+    from courtflow.budget.classes import parse_priority
+
+    try:
+        return parse_priority(value, name="--priority")
+    except CourtflowError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="courtflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every API call")
@@ -285,8 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
             "date_filed__gte=2020-01-01); checked before any call",
         )
 
+    def prioritised(p: argparse.ArgumentParser, default: str) -> None:
+        p.add_argument(
+            "--priority",
+            type=_priority,
+            metavar="CLASS",
+            help=f"budget class: interactive, incremental or backfill (default {default})",
+        )
+
     p = sub.add_parser("sync", help="sync one window of one resource")
     windowed(p)
+    prioritised(p, "incremental")
     p.add_argument("--run-id")
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
@@ -294,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backfill", help="sync a long range window by window; resumable")
     windowed(p)
+    prioritised(p, "backfill")
     p.add_argument("--step-hours", type=float, default=24.0, help="window size (default 24)")
     p.add_argument("--run-id", help="reuse to resume a stopped backfill's accounting")
     p.set_defaults(func=cmd_backfill)

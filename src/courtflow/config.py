@@ -47,6 +47,13 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # How long a database outage is ridden out (retries with backoff) before giving up.
     db_retry_seconds: float = DEFAULT_DB_RETRY_SECONDS
+    # The budget's margin is learned from the ledger, up to safety_margin (COURTFLOW_SAFETY_MARGIN
+    # "auto", the default), or fixed at safety_margin (a number).
+    learn_margin: bool = False
+    # Budget priority class of this process's calls (None: incremental) and minimum shares
+    # per class ("backfill=0.1"); see courtflow.budget.classes.
+    priority: str | None = None
+    min_shares: str | None = None
     user_agent: str = "courtflow/0.1 (+https://github.com/courtflow; data pipeline)"
 
     @property
@@ -72,7 +79,10 @@ class Settings:
             ),
             rates=parse_rates(env.get("COURTFLOW_RATES", DEFAULT_RATES)),
             headroom=_float(env, "COURTFLOW_HEADROOM", 0.0, low=0.0, high=0.99),
-            safety_margin=_float(env, "COURTFLOW_SAFETY_MARGIN", 1.0, low=0.0, high=3600.0),
+            safety_margin=_margin(env),
+            learn_margin=_learns_margin(env),
+            priority=_priority(env.get("COURTFLOW_PRIORITY")),
+            min_shares=_min_shares(env.get("COURTFLOW_MIN_SHARES")),
             max_attempts=int(_float(env, "COURTFLOW_MAX_ATTEMPTS", 5, low=1, high=50)),
             max_sleep=_float(env, "COURTFLOW_MAX_SLEEP", 60.0, low=0.0, high=86400.0),
             request_deadline=_float(
@@ -156,3 +166,29 @@ def _float(env: Mapping[str, str], name: str, default: float, *, low: float, hig
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _learns_margin(env: Mapping[str, str]) -> bool:
+    return env.get("COURTFLOW_SAFETY_MARGIN", "auto").strip().lower() in ("", "auto")
+
+
+def _margin(env: Mapping[str, str]) -> float:
+    """``auto`` (default): learned, at most 1 s; a number: that many seconds, fixed."""
+    if _learns_margin(env):
+        return 1.0
+    return _float(env, "COURTFLOW_SAFETY_MARGIN", 1.0, low=0.0, high=3600.0)
+
+
+def _priority(value: str | None) -> str | None:
+    from courtflow.budget.classes import parse_priority
+
+    return parse_priority(value, name="COURTFLOW_PRIORITY") if value and value.strip() else None
+
+
+def _min_shares(value: str | None) -> str | None:
+    from courtflow.budget.classes import parse_min_shares
+
+    if not value or not value.strip():
+        return None
+    parse_min_shares(value)  # refuse a malformed value here, naming it
+    return value.strip()

@@ -97,10 +97,14 @@ class BudgetExhaustedError(TransientError):
     Airflow task can defer to a trigger and free its worker slot.
     """
 
-    def __init__(self, message: str, available_at: float, wait_seconds: float) -> None:
+    def __init__(
+        self, message: str, available_at: float, wait_seconds: float, ticket: int | None = None
+    ) -> None:
         super().__init__(message)
         self.available_at = available_at
         self.wait_seconds = wait_seconds
+        # The caller's place in the budget's waiters' queue, held for its return.
+        self.ticket = ticket
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -187,6 +187,8 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("docket_id", "int", "docket"), ("entry_number", "int"),
                 ("date_filed", "date"), ("description", "text"),
             ),
+            # The nested RECAP documents carry their whole extracted text.
+            default_omit=("recap_documents__plain_text",),
             filters=resource_filters("docket-entries"),
             viewset="DocketEntryViewSet",
             orderings=("id", "date_created", "date_modified", "date_filed",
@@ -203,6 +205,7 @@ RESOURCES: dict[str, ResourceSpec] = {
                 ("document_type", "int"), ("page_count", "int"), ("is_available", "bool"),
                 ("description", "text"),
             ),
+            default_omit=("plain_text",),  # the document's whole extracted text
             filters=resource_filters("recap-documents"),
             viewset="RECAPDocumentViewSet",
             orderings=("id", "date_created", "date_modified", "date_upload"),

@@ -267,3 +267,4 @@ def open_pipeline(
         yield Pipeline(settings, engine, budget, client)
     finally:
         client.close()
+        budget.close()  # give up this worker's place in the budget's queue

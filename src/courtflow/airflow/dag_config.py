@@ -175,6 +175,10 @@ def _default_args(value: Any, *, name: str = "default_args") -> dict[str, Any]:
         if args.get(key) is not None:
             args[key] = parse_duration(args[key], name=f"{name}.{key}")
     return args
+def _priority(value: Any, *, name: str) -> str | None:
+    from courtflow.budget.classes import parse_priority
+
+    return None if value is None else parse_priority(str(value), name=name)
 
 
 def _check_keys(data: Mapping[str, Any], cls: type, what: str) -> None:
@@ -198,6 +202,7 @@ class ResourceConfig:
     filters: tuple[tuple[str, str], ...] = ()
     # Task group id; needed when one resource appears twice with different filters.
     id: str | None = None
+    priority: str | None = None  # budget class; overrides the DAG's for this resource
 
     @property
     def group_id(self) -> str:
@@ -229,6 +234,7 @@ class ResourceConfig:
             omit=_strings(value.get("omit"), name=f"{name}.omit"),
             max_sleep=None if max_sleep is None else parse_duration(
                 max_sleep, name=f"{name}.max_sleep").total_seconds(),
+            priority=_priority(value.get("priority"), name=f"{name}.priority"),
         )  # fmt: skip
 
 
@@ -301,6 +307,9 @@ class PipelineConfig:
     retry_exponential_backoff: float = 2.0
     max_retry_delay: timedelta = timedelta(minutes=30)
     max_sleep: float | None = None  # None: the connection's max_sleep
+    # The budget priority class of the DAG's calls (interactive, incremental, backfill);
+    # None: backfill in backfill runs, incremental otherwise.
+    priority: str | None = None
     sensor: SensorMode = "deferrable"
     sensor_poke_interval: timedelta = timedelta(seconds=60)
     sensor_timeout: timedelta = timedelta(hours=6)
@@ -384,6 +393,8 @@ class PipelineConfig:
         if values.get("max_sleep") is not None:
             values["max_sleep"] = parse_duration(values["max_sleep"], name="max_sleep"
                                                  ).total_seconds()  # fmt: skip
+        if "priority" in values:
+            values["priority"] = _priority(values["priority"], name="priority")
         if "retry_exponential_backoff" in values:
             key = "retry_exponential_backoff"
             values[key] = _number(values[key], name=key)

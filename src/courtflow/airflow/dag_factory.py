@@ -145,6 +145,7 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
             max_sleep=resource.max_sleep if resource.max_sleep is not None else cfg.max_sleep,
             poll_interval=cfg.trigger_poll_interval.total_seconds(),
             min_deferral=cfg.min_deferral.total_seconds(),
+            priority=resource.priority or cfg.priority,
             pool=cfg.pool,
             outlets=[asset_for(resource.name)],
         )
@@ -157,6 +158,7 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
                 poke_interval=cfg.sensor_poke_interval,
                 timeout=cfg.sensor_timeout,
                 min_deferral=cfg.min_deferral.total_seconds(),
+                priority=resource.priority or cfg.priority,
             )
             wait >> sync
     return group

@@ -48,6 +48,7 @@ EXTRA_SETTINGS: dict[str, str] = {
     "safety_margin": "COURTFLOW_SAFETY_MARGIN",
     "max_sleep": "COURTFLOW_MAX_SLEEP",
     "max_attempts": "COURTFLOW_MAX_ATTEMPTS",
+    "min_shares": "COURTFLOW_MIN_SHARES",
     "database_url": "COURTFLOW_DATABASE_URL",
 }
 

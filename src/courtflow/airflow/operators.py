@@ -9,6 +9,9 @@ operator adds what only Airflow has:
 - fatal client errors (bad token, bad request, blocked account) raise
   :class:`CourtListenerFatalError`, an ``AirflowFailException``: no retry;
 - transient errors propagate, so the task's retries (exponential backoff) apply;
+- every call carries a budget priority class (``priority``; by default ``backfill`` in
+  backfill runs, ``incremental`` otherwise) and a deferred task keeps its place in the
+  budget's queue: the trigger holds its ticket, the resumed task adopts it;
 - every call is measured (``ObservedGate`` over the budget, Airflow's ``Stats``),
   every page and the watermark lag are recorded, and courtflow's log fields reach the
   task log (``task_logging``).
@@ -28,7 +31,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
 from courtflow.airflow.totals import TaskTotals, earlier_tries, task_calls, task_result
 from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
-from courtflow.airflow.windows import resolve_window
+from courtflow.airflow.windows import resolve_window, run_priority
 from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
 from courtflow.redact import Secret, redact
 from courtflow.resources import ResourceSpec, get_resource
@@ -129,11 +132,17 @@ class CourtListenerSyncOperator(BaseOperator):
         refresh_every: timedelta = timedelta(days=1),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         min_deferral: float = DEFAULT_MIN_DEFERRAL,
+        priority: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         # Fail at parse time on a typo in the resource or a filter, not at run time.
         self.filters = dict(Scope.of(get_resource(resource), filters).filters)
+        if priority is not None:
+            from courtflow.budget.classes import parse_priority
+
+            priority = parse_priority(priority)  # a typo fails at parse time too
+        self.priority = priority
         self.resource = resource
         self.courtlistener_conn_id = courtlistener_conn_id
         self.since = since
@@ -177,6 +186,8 @@ class CourtListenerSyncOperator(BaseOperator):
                 settings = hook.get_settings()
             except FatalError as exc:
                 raise CourtListenerFatalError(exc) from None
+            priority = self.priority or run_priority(context.get("dag_run"))
+            settings = settings.with_overrides(priority=priority)
             sink = AirflowStatsSink()
             recorder: PageRecorder | None = None
             try:
@@ -184,6 +195,7 @@ class CourtListenerSyncOperator(BaseOperator):
                     settings=settings, run_id=run_id, task_id=ti.task_id, dag_id=ti.dag_id,
                     gate_wrapper=observed(sink), max_sleep=self.max_sleep,
                 ) as pipeline:  # fmt: skip
+                    pipeline.budget.adopt_ticket(resume.get("ticket"))  # its place, kept
                     if window is None:
                         window = self._window_for(context, pipeline, spec, scope)
                         if window is None:
@@ -205,7 +217,8 @@ class CourtListenerSyncOperator(BaseOperator):
                                        task_id=ti.task_id)  # fmt: skip
             except BudgetExhaustedError as exc:
                 self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full",
-                            recorder.totals if recorder else carried)  # fmt: skip
+                            recorder.totals if recorder else carried,
+                            ticket=exc.ticket, priority=priority)  # fmt: skip
             except ThrottledError as exc:
                 # The 429's block is in the ledger: the trigger waits for it like any other.
                 self._defer(time.time() + exc.retry_after, exc.retry_after, window, deferrals,
@@ -270,6 +283,7 @@ class CourtListenerSyncOperator(BaseOperator):
     def _defer(
         self, available_at: float, wait: float, window: Window | None, deferrals: int, why: str,
         totals: TaskTotals | None,
+        *, ticket: int | None = None, priority: str | None = None,
     ) -> None:  # fmt: skip
         if window is None:  # no call is made before the window is known
             raise RuntimeError("deferral before the window was resolved")
@@ -288,6 +302,8 @@ class CourtListenerSyncOperator(BaseOperator):
             payload=payload,
             deferred_at=time.time(),
             min_deferral=self.min_deferral,
+            ticket=ticket,
+            priority=priority,
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 

@@ -32,7 +32,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "safety_margin": {
         "label": "Safety margin (s)",
         "schema": {"type": ["number", "null"], "minimum": 0},
-        "description": "Seconds added to every window for latency and clock skew (default 1).",
+        "description": "Seconds added to every window for latency and clock skew; empty: "
+        "learned from the ledger's call timings, at most 1 s.",
     },
     "max_sleep": {
         "label": "Max sleep (s)",
@@ -44,6 +45,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Max attempts",
         "schema": {"type": ["integer", "null"], "minimum": 1},
         "description": "HTTP attempts per request inside one task try (default 5).",
+    },
+    "min_shares": {
+        "label": "Minimum shares",
+        "schema": {"type": ["string", "null"]},
+        "description": "Budget share kept for lower priority classes so they never starve "
+        "(e.g. backfill=0.1).",
     },
     "database_url": {
         "label": "Target database URL",

@@ -11,7 +11,10 @@ of comparing a clock-hour counter with a limit, and it sleeps exactly until then
 
 It reserves nothing: the sync task after it reserves each call itself, so a sensor
 that lets two tasks through at once cannot overspend — it only avoids starting a task
-that would wait at once. Keep it out of the API pool: a pool limits concurrency, and a
+that would wait at once. It asks as its ``priority`` class (by default ``backfill`` in
+backfill runs, else ``incremental``): room that a higher class is waiting for is not
+room for it. It holds no place in the budget's queue (it makes no call; the task after
+it queues when it reserves). Keep it out of the API pool: a pool limits concurrency, and a
 sensor holding a slot would starve the tasks it guards.
 
     wait = BudgetSensor(task_id="wait_for_budget", courtlistener_conn_id="courtlistener_default")
@@ -31,7 +34,7 @@ from courtflow.airflow.triggers import (
     DEFAULT_MIN_DEFERRAL,
     DEFAULT_POLL_INTERVAL,
     BudgetTrigger,
-    seconds_until_room,
+    seconds_until_turn,
 )
 
 DEFAULT_TIMEOUT = timedelta(hours=6)
@@ -51,10 +54,17 @@ class BudgetSensor(BaseSensorOperator):
         poke_interval: timedelta | float = DEFAULT_POLL_INTERVAL,
         timeout: timedelta | float = DEFAULT_TIMEOUT,
         min_deferral: float = DEFAULT_MIN_DEFERRAL,
+        priority: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.courtlistener_conn_id = courtlistener_conn_id
+        if priority is not None:
+            from courtflow.budget.classes import parse_priority
+
+            priority = parse_priority(priority)
+        self.priority = priority
+        self._run_priority: str | None = None
         self.min_deferral = min_deferral
         # Deferrable unless a mode that frees the slot some other way was asked for.
         self.deferrable = (self.mode == "poke") if deferrable is None else deferrable
@@ -62,9 +72,13 @@ class BudgetSensor(BaseSensorOperator):
 
     def _seconds_until_room(self) -> float:
         hook = CourtListenerHook(self.courtlistener_conn_id)
-        return seconds_until_room(hook.get_budget())
+        settings = hook.get_settings().with_overrides(priority=self._run_priority)
+        return seconds_until_turn(hook.get_budget(settings))
 
     def execute(self, context: Context) -> None:
+        from courtflow.airflow.windows import run_priority
+
+        self._run_priority = self.priority or run_priority(context.get("dag_run"))
         if not self.deferrable:
             super().execute(context)
             return
@@ -80,6 +94,8 @@ class BudgetSensor(BaseSensorOperator):
             payload={"deferred_for": round(wait, 3)},
             deferred_at=time.time(),
             min_deferral=self.min_deferral,
+            priority=self._run_priority,
+            queue=False,
         )
         self.defer(
             trigger=trigger,

@@ -71,3 +71,10 @@ def resolve_window(
         return Window(start, max(start, now))
     # A run dated at or before the watermark has nothing new: an empty window.
     return Window(start, max(start, known[0]))
+
+
+def run_priority(dag_run: Any) -> str:
+    """The budget class of a run's calls: ``backfill`` for backfill runs, else ``incremental``."""
+    from courtflow.budget.classes import BACKFILL, INCREMENTAL
+
+    return BACKFILL if _run_type(dag_run) == "backfill" else INCREMENTAL

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from courtflow.budget import ledger, retention, seqlog
+from courtflow.budget import ledger, margin, retention, seqlog
+from courtflow.budget.admission import DEFAULT_GRACE, Queueing
+from courtflow.budget.classes import DEFAULT_SHARE_SPAN, parse_min_shares, parse_priority
+from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
 from courtflow.budget.rates import Rate, format_rates, tighter, with_headroom
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallGate, CallReport, Ticket
@@ -32,11 +35,24 @@ from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
+__all__ = ["Budget", "WindowUsage", "dispose_reserving_engine", "reserving_engine"]
+
 log = logging.getLogger("courtflow.budget")
 
 _T = TypeVar("_T")
 
 DEFAULT_RETENTION = 7 * 86_400.0  # ledger rows kept after their windows, for audits
+# A learned margin is re-read from the ledger at most this often (seconds).
+MARGIN_REFRESH = 2.0
+# How long a ticket is kept for a caller that gave up waiting in-process (Airflow defers
+# to the trigger, which then renews it), beyond its expected turn.
+DEFER_HOLD = 120.0
+# A waiter whose turn has come but who still has others before it (they are about to
+# take their slots) re-asks after this, doubling, up to BEHIND_MAX.
+BEHIND_FIRST, BEHIND_MAX = 0.005, 0.25
+# After an admission a caller keeps its class's claim this long (a page to store before
+# its next call), so a lower class cannot take the rest of a burst meanwhile.
+DEFAULT_LINGER = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,9 +71,14 @@ class Budget:
 
     ``rates`` are the configured limits; ``headroom`` (0..1) of each is left to other
     users of the token; ``safety_margin`` seconds widen every window for the way from a
-    reservation to the server. Waits up to ``max_sleep`` seconds are slept here; longer
-    ones raise :class:`BudgetExhaustedError` so an Airflow task can defer. Times come
-    from the database's clock, so workers on skewed hosts agree.
+    reservation to the server (with ``learn_margin``: the ceiling of a margin learned
+    from the ledger, :mod:`courtflow.budget.margin`). Waits up to ``max_sleep`` seconds
+    are slept here; longer ones raise :class:`BudgetExhaustedError` so an Airflow task
+    can defer. Times come from the database's clock, so workers on skewed hosts agree.
+
+    ``priority`` is this caller's class (:mod:`courtflow.budget.classes`): a refused
+    caller waits in the key's queue, behind higher classes and earlier arrivals of its
+    own; ``min_shares`` keeps a share of admissions for lower classes.
     """
 
     def __init__(
@@ -74,6 +95,13 @@ class Budget:
         dag_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         synchronous: bool = False,
+        priority: str | None = None,
+        min_shares: str | dict[str, float] | tuple[tuple[str, float], ...] | None = None,
+        learn_margin: bool = False,
+        margin_floor: float = margin.DEFAULT_FLOOR,
+        grace: float = DEFAULT_GRACE,
+        share_span: int = DEFAULT_SHARE_SPAN,
+        linger: float = DEFAULT_LINGER,
         db_retry: DbRetryPolicy | None = None,
     ) -> None:
         if not rates:
@@ -88,6 +116,22 @@ class Budget:
         self.key = key
         self.headroom = headroom
         self.margin = safety_margin
+        self.margin_policy = (
+            margin.MarginPolicy(True, min(margin_floor, safety_margin), safety_margin)
+            if learn_margin
+            else margin.MarginPolicy.fixed(safety_margin)
+        )
+        self._margin_read_at: float | None = None
+        self._margin_cold = learn_margin  # learning, but too few calls seen yet
+        self.priority = parse_priority(priority)
+        shares = min_shares if isinstance(min_shares, tuple) else parse_min_shares(min_shares)
+        self.min_shares: tuple[tuple[str, float], ...] = shares
+        self.grace = grace
+        self.share_span = share_span
+        self.linger = linger
+        # Thread id -> the ticket its next reserve() starts from: kept after an admission
+        # (linger), or handed over by a deferral (adopt_ticket).
+        self._held: dict[int, int] = {}
         self.max_sleep = max_sleep
         self.run_id, self.task_id, self.dag_id = run_id, task_id, dag_id
         self._sleep = sleep
@@ -104,6 +148,7 @@ class Budget:
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine, **ids: Any) -> Budget:
         """The budget of ``settings``' token (``budget_key``), rates and limits."""
+        ids.setdefault("priority", settings.priority)
         return cls(
             engine,
             settings.budget_key,
@@ -111,6 +156,8 @@ class Budget:
             headroom=settings.headroom,
             safety_margin=settings.safety_margin,
             max_sleep=settings.max_sleep,
+            learn_margin=settings.learn_margin,
+            min_shares=settings.min_shares,
             db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
             **ids,
         )
@@ -139,49 +186,153 @@ class Budget:
 
     def adopt_rates(self, rates: Sequence[Rate]) -> tuple[Rate, ...]:
         """Enforce the server's rates too (for every worker of this key); returns the result."""
-        def adopt() -> None:
-            with self.engine.begin() as conn:
-                ledger.lock_key(conn, self.key)
-                ledger.set_server_rates(conn, self.key, rates)
-
-        self._db(adopt, "adopting server rates")
+        with self.engine.begin() as conn:
+            ledger.lock_key(conn, self.key)
+            ledger.set_server_rates(conn, self.key, rates)
         self._server_rates = format_rates(rates) if rates else None
         return self.rates
 
     # -- CallGate --------------------------------------------------------------------
     def reserve(self, endpoint: str) -> Ticket:
-        """Wait for room (up to ``max_sleep`` at a time) and reserve one attempt."""
-        while True:
-            r = self.try_reserve(endpoint)
-            if r.granted:
-                return Ticket(endpoint=endpoint, reserved_at=r.now, call_id=r.call_id)
-            if not math.isfinite(r.available_at):
-                raise BlockedError(
-                    f"call budget {self.key}: a rate of 0 calls ({format_rates(r.rates)}) "
-                    "admits nothing; waiting cannot help"
-                )
-            if r.wait > self.max_sleep:
-                raise BudgetExhaustedError(
-                    f"call budget {self.key} has no room for {r.wait:.1f}s "
-                    f"(until {ledger.at(r.available_at).isoformat()}; rates "
-                    f"{format_rates(r.rates)}); longer than max_sleep={self.max_sleep:g}s",
-                    available_at=r.available_at,
-                    wait_seconds=r.wait,
-                )
-            self._sleep(r.wait)
+        """Wait for room and this caller's turn (up to ``max_sleep`` at a time); reserve.
 
-    def try_reserve(self, endpoint: str | None = None) -> ledger.Reservation:
-        """One reservation attempt, no waiting (beyond riding out a database outage)."""
-        return self._db(lambda: self._try_reserve_once(endpoint), "reservation")
+        A refused caller holds a ticket in the key's queue and sleeps until its expected
+        turn, so waiters wake one by one in order. A wait longer than ``max_sleep``
+        raises :class:`BudgetExhaustedError` carrying the ticket, held for the caller's
+        return (:meth:`adopt_ticket`); any other exit gives the place up.
+        """
+        thread = threading.get_ident()
+        ticket = self._held.pop(thread, None)
+        behind = 0
+        keep = False
+        try:
+            while True:
+                r = self._attempt(endpoint, self.queueing(ticket, queue=True))
+                ticket = r.ticket
+                if r.granted:
+                    if ticket is not None:
+                        self._held[thread] = ticket
+                    return Ticket(endpoint=endpoint, reserved_at=r.now, call_id=r.call_id)
+                if not math.isfinite(r.available_at):
+                    raise BlockedError(
+                        f"call budget {self.key}: a rate of 0 calls ({format_rates(r.rates)}) "
+                        "admits nothing; waiting cannot help"
+                    )
+                wait = r.wait
+                if r.ahead > 0 and wait < BEHIND_MAX:
+                    wait = max(wait, min(BEHIND_FIRST * 2**behind, BEHIND_MAX))
+                    behind += 1
+                else:
+                    behind = 0
+                if self._margin_cold:
+                    # The wait was planned with the ceiling: re-plan once the first
+                    # calls have taught the margin, rather than sleep the ceiling out.
+                    wait = min(wait, MARGIN_REFRESH)
+                if wait > self.max_sleep:
+                    if ticket is not None:
+                        self.hold(ticket, wait + DEFER_HOLD)
+                        keep = True
+                    raise BudgetExhaustedError(
+                        f"call budget {self.key} has no room for {r.wait:.1f}s "
+                        f"(until {ledger.at(r.available_at).isoformat()}; rates "
+                        f"{format_rates(r.rates)}; {r.ahead} waiting before this "
+                        f"{self.priority} call); longer than max_sleep={self.max_sleep:g}s",
+                        available_at=r.available_at,
+                        wait_seconds=r.wait,
+                        ticket=ticket,
+                    )
+                self._sleep(wait)
+        except BaseException:
+            if ticket is not None and not keep:
+                self.release(ticket)
+            raise
 
-    def _try_reserve_once(self, endpoint: str | None) -> ledger.Reservation:
+    def queueing(
+        self, ticket: int | None = None, *, queue: bool = False, peek: bool = False,
+        hold: float = 0.0,
+    ) -> Queueing:  # fmt: skip
+        """This budget's class and shares, for one attempt with ``ticket``."""
+        return Queueing(
+            priority=self.priority,
+            ticket=ticket,
+            peek=peek,
+            queue=queue,
+            hold=hold,
+            grace=self.grace,
+            linger=self.linger if queue and not peek else 0.0,
+            shares=self.min_shares,
+            share_span=self.share_span,
+        )
+
+    def try_reserve(
+        self, endpoint: str | None = None, *, queueing: Queueing | None = None
+    ) -> ledger.Reservation:
+        """One reservation attempt, no waiting (by default taking no place in the queue)."""
+        return self._attempt(endpoint, queueing or self.queueing())
+
+    def peek(
+        self, ticket: int | None, *, hold: float = 0.0, queue: bool = True
+    ) -> ledger.Reservation:
+        """Would this caller (holding ``ticket``) be admitted now? Reserves nothing.
+
+        With ``queue`` the ticket is taken or renewed for at least ``hold`` seconds
+        (``Reservation.ticket``): the trigger keeps a deferred task's place this way.
+        ``Reservation.ready`` says whether it is the caller's turn, with room.
+        """
+        return self._attempt(None, self.queueing(ticket, queue=queue, peek=True, hold=hold))
+
+    def adopt_ticket(self, ticket: int | None) -> None:
+        """Give this thread's next :meth:`reserve` the place ``ticket`` holds (after a deferral)."""
+        if ticket is not None:
+            self._held[threading.get_ident()] = int(ticket)
+
+    def close(self) -> None:
+        """Give up the places this budget's callers still hold (their work is done)."""
+        while self._held:
+            _, ticket = self._held.popitem()
+            self.release(ticket)
+
+    def hold(self, ticket: int, seconds: float) -> None:
+        """Keep ``ticket``'s place for at least ``seconds`` more."""
+        def hold() -> None:
+            with self.engine.begin() as conn:
+                ledger.hold_ticket(conn, self.key, ticket, seconds)
+
+        self._db(hold, "queue hold")
+
+    def release(self, ticket: int) -> None:
+        """Give ``ticket``'s place up (best effort: its lease would expire anyway)."""
+        try:
+            with self.engine.begin() as conn:
+                ledger.release_ticket(conn, self.key, ticket)
+        except Exception as exc:  # never mask the error that made the caller give up
+            log.warning("could not release budget ticket %s: %s", ticket, type(exc).__name__)
+
+    def current_margin(self) -> float:
+        """The margin in force: fixed, or learned from the ledger (re-read every 2 s)."""
+        if not self.margin_policy.learn:
+            return self.margin
+        clock = time.monotonic()
+        if self._margin_read_at is None or clock - self._margin_read_at >= MARGIN_REFRESH:
+            self._margin_read_at = clock
+            with self.engine.connect() as conn:
+                samples = margin.recent_samples(conn, self.key)
+            self.margin = margin.margin_from(samples, self.margin_policy)
+            self._margin_cold = len(samples) < margin.MIN_SAMPLES
+        return self.margin
+
+    def _attempt(self, endpoint: str | None, q: Queueing) -> ledger.Reservation:
+        return self._db(lambda: self._attempt_once(endpoint, q), "reservation")
+
+    def _attempt_once(self, endpoint: str | None, q: Queueing) -> ledger.Reservation:
+        m = self.current_margin()
         if self._reserving is None:
             with self.engine.begin() as conn:
-                r = self._try_reserve(conn, endpoint)
+                r = self._try_reserve(conn, endpoint, q, m)
         else:
             try:
                 with self._reserving.connect() as conn:
-                    r = self._try_reserve(conn, endpoint)
+                    r = self._try_reserve(conn, endpoint, q, m)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
@@ -189,16 +340,18 @@ class Budget:
                 # the pool are dead too. Start a fresh pool and try once more.
                 self._reserving.dispose()
                 with self._reserving.connect() as conn:
-                    r = self._try_reserve(conn, endpoint)
+                    r = self._try_reserve(conn, endpoint, q, m)
         self._server_rates = r.server_rates
         return r
 
-    def _try_reserve(self, conn: Connection, endpoint: str | None) -> ledger.Reservation:
+    def _try_reserve(
+        self, conn: Connection, endpoint: str | None, q: Queueing, m: float
+    ) -> ledger.Reservation:
         return ledger.try_reserve(
             conn,
             self.key,
             self._configured,
-            self.margin,
+            m,
             endpoint,
             self.run_id,
             self.task_id,
@@ -206,6 +359,7 @@ class Budget:
             server_headroom=self.headroom,
             server_rates=self._server_rates,
             synchronous=self._synchronous,
+            queueing=q,
         )
 
     def report(self, ticket: Ticket, report: CallReport) -> None:
@@ -262,20 +416,16 @@ class Budget:
 
     def usage(self) -> tuple[WindowUsage, ...]:
         """Per enforced window: used, limit, remaining and when the next slot frees up."""
-        def read() -> tuple[datetime, Any, Any, list[int]]:
-            with self.engine.begin() as conn:
-                now_dt, _, server = ledger.read_state(conn, self.key)
-                rates = tighter(ledger.effective_rates(self._configured, server, self.headroom))
-                blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
-                used = [
-                    seqlog.count_since(
-                        conn, self.key, now_dt - timedelta(seconds=r.period + self.margin)
-                    )
-                    for r in rates
-                ]
-                return now_dt, rates, blockers, used
-
-        now_dt, rates, blockers, used = self._db(read, "budget usage")
+        with self.engine.begin() as conn:
+            now_dt, _, server = ledger.read_state(conn, self.key)
+            rates = tighter(ledger.effective_rates(self._configured, server, self.headroom))
+            blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
+            used = [
+                seqlog.count_since(
+                    conn, self.key, now_dt - timedelta(seconds=r.period + self.margin)
+                )
+                for r in rates
+            ]
         now = ledger.epoch(now_dt)
         return tuple(
             WindowUsage(
@@ -326,46 +476,12 @@ class Budget:
         """Roll up and delete this key's rows older than every window and the retention."""
         longest = max(r.period for r in self.rates) + self.margin
         with self.engine.begin() as conn:
+            ledger.drop_expired_tickets(conn, self.key)  # of callers that never came back
             return retention.purge(conn, max(retention_seconds, longest), key=self.key)
 
 
 # A row placed exactly at a window's start would already be outside it.
 _TICK = timedelta(milliseconds=1)
-
-
-_RESERVING: dict[str, Engine] = {}
-_RESERVING_LOCK = threading.Lock()
-
-
-def reserving_engine(engine: Engine) -> Engine:
-    """A small AUTOCOMMIT pool on ``engine``'s PostgreSQL database, for reservations only.
-
-    No pre-ping and no reset on return: a reservation is one statement, and a dropped
-    connection is retried once by :meth:`Budget.try_reserve`. That saves two round
-    trips of the shared pool per reservation, a third of its client CPU.
-    """
-    url = engine.url.render_as_string(hide_password=False)
-    with _RESERVING_LOCK:
-        found = _RESERVING.get(url)
-        if found is None:
-            found = create_engine(
-                engine.url,
-                isolation_level="AUTOCOMMIT",
-                pool_reset_on_return=None,
-                pool_size=10,
-                max_overflow=20,
-                connect_args={"connect_timeout": 10},
-            )
-            _RESERVING[url] = found
-        return found
-
-
-def dispose_reserving_engine(url: str) -> None:
-    """Close the reservation pool of ``url`` (tests and tools that drop databases)."""
-    with _RESERVING_LOCK:
-        found = _RESERVING.pop(url, None)
-    if found is not None:
-        found.dispose()
 
 
 if TYPE_CHECKING:

@@ -26,36 +26,26 @@ so hosts with skewed clocks agree. SQLite is one host's file anyway.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
     case,
+    delete,
     func,
-    insert,
     select,
     text,
     type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
+from courtflow.budget.admission import SQLITE_NOW, Queueing, Seen, admit_pg, admit_sqlite
 from courtflow.budget.rates import Rate, format_rates, parse_rates, tighter, with_headroom
-from courtflow.budget.seqlog import (
-    KEY,
-    backs,
-    blockers_from,
-    newest_reserved_at,
-    probe_columns,
-    top_seq,
-)
-from courtflow.budget.tables import RESERVED, api_budget_blocks, api_call_ledger
+from courtflow.budget.tables import api_budget_blocks, api_budget_tickets, api_call_ledger
 from courtflow.budget.waits import room_at
 from courtflow.client.gate import CallReport
 from courtflow.store.coltypes import UTCDateTime
@@ -82,28 +72,24 @@ class Reservation:
     available_at: float
     rates: tuple[Rate, ...] = ()  # the rates checked: configured, plus the server's if tighter
     server_rates: str | None = None  # as stored for the key (comma-separated), if any
+    ticket: int | None = None  # the caller's place in the queue (kept for its linger once granted)
+    ahead: int = 0  # waiters served before this caller
+
+    @property
+    def ready(self) -> bool:
+        """Granted, or (a peek) the caller's turn has come and there is room."""
+        return self.granted or self.available_at <= self.now
 
     @property
     def wait(self) -> float:
         return max(0.0, self.available_at - self.now)
 
 
-@dataclass(frozen=True)
-class _Seen:
-    """One reservation attempt's view of the key, taken under its lock."""
-
-    call_id: int | None
-    now: datetime
-    blocked_until: datetime | None
-    server_rates: str | None
-    blockers: tuple[float | None, ...]  # per rate: when its N-th newest call counts from
-
-
 def _is_pg(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-_SQLITE_NOW = func.strftime("%Y-%m-%d %H:%M:%f", "now")
+_SQLITE_NOW = SQLITE_NOW
 
 
 def _clock(conn: Connection) -> ColumnElement[datetime]:
@@ -137,114 +123,8 @@ def lock_key(conn: Connection, key: str) -> None:
 
 # -- reserving -------------------------------------------------------------------------
 
-# The hot path: one fixed, parameterised statement sent on the driver's connection
-# directly; SQLAlchemy's execution machinery would cost more CPU than the database
-# spends on the whole reservation (measured in benchmarks/budget_bench.py).
-_PG_RESERVE = (
-    "SELECT o_call_id, o_now, o_blocked_until, o_server_rates, o_blockers"
-    " FROM courtflow_reserve(%(key)s::text, %(limits)s::integer[],"
-    " %(windows)s::double precision[], %(margin)s::double precision, %(endpoint)s::text,"
-    " %(attempt)s::integer, %(run_id)s::text, %(task_id)s::text, %(dag_id)s::text,"
-    " %(server_rates)s::text, %(check)s::boolean, %(synchronous)s::boolean)"
-)
 
-
-@lru_cache(maxsize=64)
-def _pg_arrays(rates: tuple[Rate, ...], margin: float) -> tuple[str, str]:
-    """The limits and windows as array literals: sent as text, cast by the server.
-
-    A Python list costs psycopg an array dumper per call, a fifth of the client's CPU
-    per reservation (benchmarks/budget_bench.py).
-    """
-    limits = ",".join(str(r.limit) for r in rates)
-    windows = ",".join(repr(r.period + margin) for r in rates)
-    return "{" + limits + "}", "{" + windows + "}"
-
-
-def _reserve_pg(
-    conn: Connection,
-    key: str,
-    rates: Sequence[Rate],
-    margin: float,
-    known: str | None,
-    check: bool,
-    ids: dict[str, Any],
-    synchronous: bool,
-) -> _Seen:
-    limits, windows = _pg_arrays(tuple(rates), margin)
-    params = {
-        "key": key,
-        "limits": limits,
-        "windows": windows,
-        "margin": margin,
-        "server_rates": known,
-        "check": check,
-        "synchronous": synchronous,
-        **ids,
-    }
-    driver: Any = conn.connection.driver_connection
-    dbapi: Any = conn.dialect.loaded_dbapi
-    try:
-        with driver.cursor() as cursor:
-            cursor.execute(_PG_RESERVE, params)
-            call_id, now, blocked, server, blockers = cursor.fetchone()
-    except dbapi.Error as exc:
-        # What SQLAlchemy would do for its own statements: drop a dead connection and
-        # raise its exception classes, so callers can tell a disconnect and retry.
-        gone = conn.dialect.is_disconnect(exc, driver, None)
-        if gone:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            _PG_RESERVE, params, exc, dbapi.Error, connection_invalidated=gone
-        ) from exc
-    return _Seen(call_id, now, blocked, server, tuple(_epoch_or_none(b) for b in blockers))
-
-
-@lru_cache(maxsize=64)
-def _head(dialect: str, probes: int) -> Select[Any]:
-    clock = func.clock_timestamp() if dialect == "postgresql" else _SQLITE_NOW
-    return select(
-        type_coerce(clock, UTCDateTime()),
-        select(_B.c.blocked_until).where(_B.c.budget_key == KEY).scalar_subquery(),
-        select(_B.c.server_rates).where(_B.c.budget_key == KEY).scalar_subquery(),
-        top_seq(),
-        newest_reserved_at(),
-        *probe_columns(probes),
-    )
-
-
-_INSERT = insert(_L).returning(_L.c.id)
-
-
-def _reserve_sqlite(
-    conn: Connection,
-    key: str,
-    rates: Sequence[Rate],
-    margin: float,
-    known: str | None,
-    check: bool,
-    ids: dict[str, Any],
-) -> _Seen:
-    params = backs(rates)
-    row = conn.execute(_head(conn.dialect.name, len(params)), {"key": key, **params})
-    now, blocked, server, top, newest, *found = row.one()
-    seen = _Seen(None, now, blocked, server, tuple(blockers_from(rates, found, margin)))
-    if _ready(seen, rates, margin) > 0.0 or (check and server != known):
-        return seen
-    # A clock stepped back must not break "seq order is time order".
-    stamp = now if newest is None or newest <= now else newest
-    values = {
-        "budget_key": key,
-        "seq": (top or 0) + 1,
-        "reserved_at": stamp,
-        "outcome": RESERVED,
-        **ids,
-    }
-    call_id = conn.execute(_INSERT, values).scalar_one()
-    return _Seen(int(call_id), now, blocked, server, seen.blockers)
-
-
-def _ready(seen: _Seen, rates: Sequence[Rate], margin: float) -> float:
+def _ready(seen: Seen, rates: Sequence[Rate], margin: float) -> float:
     """When ``seen`` lets a call go: 0.0 now, else the later of windows and block."""
     now = epoch(seen.now)
     ready = room_at(seen.blockers, rates, now, margin)
@@ -281,6 +161,7 @@ def try_reserve(
     server_headroom: float | None = None,
     server_rates: str | None = None,
     synchronous: bool = False,
+    queueing: Queueing | None = None,
 ) -> Reservation:
     """Reserve one call on ``key`` if every window of ``rates`` has room, atomically.
 
@@ -288,6 +169,9 @@ def try_reserve(
     :func:`set_server_rates`, shared by every worker) are enforced too, less that
     headroom; ``server_rates`` is the caller's last known copy (``Reservation.server_rates``),
     so the usual case costs no extra read. Never waits: a refusal says when to retry.
+    ``queueing`` gives the caller's class and place in the waiters' queue
+    (:mod:`courtflow.budget.admission`); by default an ``incremental`` caller that takes
+    no ticket.
     """
     ids = {
         "endpoint": endpoint,
@@ -296,26 +180,40 @@ def try_reserve(
         "task_id": task_id,
         "dag_id": dag_id,
     }
+    q = queueing or Queueing()
     check = server_headroom is not None
     known = server_rates if check else None
     for _ in range(_MAX_REPLANS):
         effective = effective_rates(rates, known, server_headroom or 0.0)
         if _is_pg(conn):
-            seen = _reserve_pg(conn, key, effective, margin, known, check, ids, synchronous)
+            seen = admit_pg(conn, key, effective, margin, known, check, ids, synchronous, q)
         else:
-            seen = _reserve_sqlite(conn, key, effective, margin, known, check, ids)
+            seen = admit_sqlite(conn, key, effective, margin, known, check, ids, q)
         now = epoch(seen.now)
         if seen.call_id is not None:
-            return Reservation(True, seen.call_id, now, now, tighter(effective), seen.server_rates)
+            return Reservation(
+                True, seen.call_id, now, now, tighter(effective), seen.server_rates, seen.ticket, 0
+            )
+        q = replace(q, ticket=seen.ticket)
         if check and seen.server_rates != known:
             known = seen.server_rates  # another worker learnt new server rates: re-plan
             continue
+        if q.peek and seen.ahead == 0 and seen.wake <= now:  # its turn, with room: it may go
+            return Reservation(
+                False, None, now, now, tighter(effective), seen.server_rates, seen.ticket, 0
+            )
         # The database and room_at() apply the same rule; should rounding ever make them
         # disagree at a boundary, retry a millisecond later rather than spin.
-        ready = max(_ready(seen, effective, margin), now + 0.001)
-        return Reservation(False, None, now, ready, tighter(effective), seen.server_rates)
+        ready = max(seen.wake, _ready(seen, effective, margin), now + 0.001)
+        return Reservation(
+            False, None, now, ready, tighter(effective), seen.server_rates, seen.ticket,
+            seen.ahead,
+        )  # fmt: skip
     now = epoch(seen.now)
-    return Reservation(False, None, now, now + 0.001, tighter(effective), seen.server_rates)
+    return Reservation(
+        False, None, now, now + 0.001, tighter(effective), seen.server_rates, seen.ticket,
+        seen.ahead,
+    )  # fmt: skip
 
 
 # -- reporting, blocks, server rates ---------------------------------------------------
@@ -397,3 +295,30 @@ def read_state(conn: Connection, key: str) -> tuple[datetime, datetime | None, s
         )
     ).one()
     return row[0], row[1], row[2]
+
+
+# -- tickets -----------------------------------------------------------------------------
+
+
+def hold_ticket(conn: Connection, key: str, ticket: int, seconds: float) -> None:
+    """Keep ``ticket``'s lease for at least ``seconds`` from now (database clock)."""
+    until = db_now(conn) + timedelta(seconds=max(0.0, seconds))
+    T = api_budget_tickets
+    conn.execute(
+        update(T)
+        .where(T.c.id == ticket, T.c.budget_key == key, T.c.lease_until < until)
+        .values(lease_until=until)
+    )
+
+
+def release_ticket(conn: Connection, key: str, ticket: int) -> None:
+    """Remove ``ticket`` from ``key``'s queue."""
+    T = api_budget_tickets
+    conn.execute(delete(T).where(T.c.id == ticket, T.c.budget_key == key))
+
+
+def drop_expired_tickets(conn: Connection, key: str) -> int:
+    """Delete ``key``'s tickets whose lease has run out; returns how many."""
+    T = api_budget_tickets
+    result = conn.execute(delete(T).where(T.c.budget_key == key, T.c.lease_until <= db_now(conn)))
+    return int(result.rowcount or 0)

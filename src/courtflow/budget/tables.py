@@ -1,9 +1,11 @@
-"""The budget's tables in the target database (migration ``0002_budget`` creates them).
+"""The budget's tables in the target database (migrations ``0002_budget``, ``0005_budget_classes``).
 
 - ``api_call_ledger``: one row per reserved HTTP attempt, stamped with the database
   clock; the sliding windows are counted over it.
 - ``api_budget_blocks``: one row per budget key: the server's block (429 Retry-After)
   that every worker honours, and the user rates the server last reported.
+- ``api_budget_tickets``: one row per caller waiting for room: its priority class and
+  arrival fix its place in the queue; its lease expires if the caller dies.
 - ``api_call_metrics``: the reference design's hourly counters, kept as an idempotent
   roll-up of the ledger for dashboards (never used to decide).
 """
@@ -54,6 +56,10 @@ api_call_ledger = Table(
     Column("run_id", Text(), nullable=True),
     Column("task_id", Text(), nullable=True),
     Column("dag_id", Text(), nullable=True),
+    # The reservation's priority class (courtflow.budget.classes), and how long it waited
+    # in the queue before admission (NULL: admitted at once).
+    Column("priority", Text(), nullable=True),
+    Column("queued_ms", Float(), nullable=True),
 )
 Index(
     "ux_api_call_ledger_budget_key_seq",
@@ -79,6 +85,28 @@ api_budget_blocks = Table(
     Column("updated_at", UTCDateTime(), nullable=True),
 )
 
+api_budget_tickets = Table(
+    "api_budget_tickets",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("budget_key", Text(), nullable=False),
+    Column("priority", Text(), nullable=False),
+    Column("rank", Integer(), nullable=False),
+    Column("arrived_at", UTCDateTime(), nullable=False),
+    # Since when the holder has been waiting (NULL: admitted, back within its linger).
+    Column("waiting_since", UTCDateTime(), nullable=True),
+    # When its holder is expected back (its turn); an equal late past it is passed over.
+    Column("turn_at", UTCDateTime(), nullable=True),
+    # The holder renews the lease on every attempt; past it the ticket is ignored and
+    # deleted, so a crashed waiter holds nobody up for longer than its grace.
+    Column("lease_until", UTCDateTime(), nullable=False),
+    Column("run_id", Text(), nullable=True),
+    Column("task_id", Text(), nullable=True),
+)
+Index("ix_api_budget_tickets_budget_key", api_budget_tickets.c.budget_key)
+
 api_call_metrics = Table(
     "api_call_metrics",
     metadata,
@@ -94,5 +122,6 @@ api_call_metrics = Table(
 BUDGET_TABLES: tuple[str, ...] = (
     api_call_ledger.name,
     api_budget_blocks.name,
+    api_budget_tickets.name,
     api_call_metrics.name,
 )

@@ -77,3 +77,28 @@ def max_admissible(rates: Sequence[Rate], duration: float, step: float = 0.001) 
         ):
             times.append(tick)
     return len(times)
+
+
+def slot_at(
+    slots: Sequence[float | None],
+    rates: Sequence[Rate],
+    ahead: int,
+    now: float,
+    margin: float = 0.0,
+) -> float:
+    """When the ``ahead + 1``-th slot frees up: the turn of a waiter with ``ahead`` before it.
+
+    ``slots[i]`` is the time of ``rates[i]``'s ``(limit - ahead % limit)``-th newest call
+    (None: fewer calls). Slot ``j`` of a full window frees when its ``j``-th oldest call
+    leaves; slot ``j + N`` frees one window after slot ``j`` is taken again. With
+    ``ahead == 0`` this is :func:`room_at` (or ``now``). An estimate: it assumes those
+    ahead take their slots on time, and they are served first whatever this says.
+    """
+    wake = now
+    for rate, slot in zip(rates, slots, strict=True):
+        if rate.limit <= 0:
+            return math.inf
+        window = rate.period + margin
+        frees = now if slot is None else max(now, slot + window)
+        wake = max(wake, frees + window * (ahead // rate.limit))
+    return wake

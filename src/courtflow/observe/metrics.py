@@ -37,6 +37,8 @@ CALL_LATENCY: Final = "courtlistener.call_latency"
 BUDGET_REMAINING: Final = "courtlistener.budget.remaining"  # .<window>
 BUDGET_WAIT: Final = "courtlistener.budget.wait"
 BUDGET_EXHAUSTED: Final = "courtlistener.budget.exhausted"
+BUDGET_ADMITTED: Final = "courtlistener.budget.admitted"  # .<priority>
+BUDGET_QUEUE_WAIT: Final = "courtlistener.budget.queue_wait"  # .<priority>
 SERVER_BLOCK: Final = "courtlistener.server_block_seconds"
 ROWS_UPSERTED: Final = "courtlistener.rows_upserted"  # .<resource>
 PAGES: Final = "courtlistener.pages"  # .<resource>
@@ -201,7 +203,14 @@ class ObservedGate:
         except BudgetExhaustedError:
             self._sink.incr(BUDGET_EXHAUSTED, tags=tags)
             raise
-        self._sink.timing(BUDGET_WAIT, (self._clock() - started) * 1000.0, tags=tags)
+        waited_ms = (self._clock() - started) * 1000.0
+        self._sink.timing(BUDGET_WAIT, waited_ms, tags=tags)
+        priority = getattr(self.inner, "priority", None)  # the budget's class, if it has one
+        if isinstance(priority, str):
+            token = metric_token(priority)
+            self._sink.incr(f"{BUDGET_ADMITTED}.{token}", tags={**tags, "priority": token})
+            self._sink.timing(f"{BUDGET_QUEUE_WAIT}.{token}", waited_ms,
+                              tags={**tags, "priority": token})  # fmt: skip
         return ticket
 
     def report(self, ticket: Ticket, report: CallReport) -> None:

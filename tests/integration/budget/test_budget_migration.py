@@ -1,4 +1,5 @@
-"""Migration 0002_budget: the budget's tables as defined, and the reserve function."""
+"""Migrations 0002_budget and 0005_budget_classes: the budget's tables as defined, and
+the reserve and admit functions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from courtflow.budget.tables import BUDGET_TABLES
 from courtflow.store.metadata import metadata
-from courtflow.store.migrate import VERSION_TABLE, current_revision, upgrade
+from courtflow.store.migrate import VERSION_TABLE, current_revision, head_revision, upgrade
 from pg_support import scratch_database
 
 
@@ -30,9 +31,12 @@ def test_migrated_budget_tables_match_their_definitions(budget_engine: Engine) -
 def test_the_reserve_function_exists_on_postgresql(pg_engine: Engine) -> None:
     with pg_engine.connect() as conn:
         found = conn.execute(
-            text("SELECT count(*) FROM pg_proc WHERE proname = 'courtflow_reserve'")
+            text(
+                "SELECT count(*) FROM pg_proc"
+                " WHERE proname IN ('courtflow_reserve', 'courtflow_admit')"
+            )
         ).scalar_one()
-    assert found == 1
+    assert found == 2
 
 
 @pytest.fixture
@@ -51,7 +55,7 @@ def test_downgrade_to_the_store_removes_the_budget_and_upgrade_restores_it(
     upgrade(scratch_pg)
     from alembic import command
 
-    from courtflow.store.migrate import alembic_config, head_revision
+    from courtflow.store.migrate import alembic_config
 
     assert current_revision(scratch_pg) == head_revision()
 

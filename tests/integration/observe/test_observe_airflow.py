@@ -176,10 +176,13 @@ BRIDGE = textwrap.dedent(f"""
     log = logging.getLogger("courtflow.client")
     log.info("before", extra={{"endpoint": "x/"}})
     with task_logging(run_id="manual__1", task_id="sync_dockets", dag_id="courtlistener"):
-        log.info("GET %s -> %d", "dockets/", 200, extra={{
-            "event": "api_call", "endpoint": "dockets/", "status_code": 200,
-            "duration_ms": 12.5, "attempt": 1, "bytes": 10, "outcome": "ok",
+        log.info("GET %s -> %d", "dockets/", 503, extra={{
+            "event": "api_call", "endpoint": "dockets/", "status_code": 503,
+            "duration_ms": 12.5, "attempt": 1, "bytes": 10, "outcome": "http_error",
             "url": "https://x/api/rest/v4/dockets/?t={TOKEN}"}})
+        # A successful call stays in the ledger: not one task-log line per call.
+        log.info("GET %s -> %d", "dockets/", 200, extra={{
+            "event": "api_call", "endpoint": "dockets/", "status_code": 200, "outcome": "ok"}})
         logging.getLogger("courtflow.sync").warning("page", extra={{
             "event": "page", "resource": "dockets", "rows": 20, "done": False}})
         logging.getLogger("airflow.task").info("airflow's own line")
@@ -197,12 +200,13 @@ def test_task_logs_keep_courtflow_fields_context_and_redaction(tmp_path: Path) -
     assert TOKEN not in out
     lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     by_event = {x["event"]: x for x in lines}
-    call = by_event["GET dockets/ -> 200"]
+    assert "GET dockets/ -> 200" not in by_event
+    call = by_event["GET dockets/ -> 503"]
     assert call["event_type"] == "api_call" and call["logger"] == "courtflow.client"
     assert {k: call[k] for k in ("endpoint", "status_code", "duration_ms", "attempt", "bytes",
                                   "outcome", "run_id", "task_id", "dag_id")} == {
-        "endpoint": "dockets/", "status_code": 200, "duration_ms": 12.5, "attempt": 1,
-        "bytes": 10, "outcome": "ok", "run_id": "manual__1", "task_id": "sync_dockets",
+        "endpoint": "dockets/", "status_code": 503, "duration_ms": 12.5, "attempt": 1,
+        "bytes": 10, "outcome": "http_error", "run_id": "manual__1", "task_id": "sync_dockets",
         "dag_id": "courtlistener",
     }  # fmt: skip
     assert call["url"].endswith("?t=***")
@@ -214,5 +218,5 @@ def test_task_logs_keep_courtflow_fields_context_and_redaction(tmp_path: Path) -
     assert failed["level"] == "error" and "exception" in failed
     assert "***" in json.dumps(failed["exception"])
     # Each record is written once; outside the context Airflow's default rendering is back.
-    assert sum(1 for x in lines if x["event"] == "GET dockets/ -> 200") == 1
+    assert sum(1 for x in lines if x["event"] == "GET dockets/ -> 503") == 1
     assert "run_id" not in by_event["after"] and "endpoint" not in by_event["after"]

@@ -42,7 +42,8 @@ def test_calls_through_an_observed_budget_are_measured_logged_and_in_the_history
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-    assert sink.counters() == {"courtlistener.calls": 3, "courtlistener.errors.ServerError": 1}
+    assert sink.counters() == {"courtlistener.calls": 3, "courtlistener.errors.ServerError": 1,
+                               "courtlistener.budget.admitted.incremental": 3}  # fmt: skip
     assert sink.gauges() == {
         "courtlistener.budget.remaining.5_per_min": 2,
         "courtlistener.budget.remaining.50_per_hour": 47,

@@ -44,7 +44,7 @@ def statsd_exporter_map(wire: str) -> tuple[str, dict[str, str]] | None:
 @pytest.mark.parametrize("prefix", ["airflow.", "", "custom_prefix."])
 def test_every_documented_metric_maps_to_its_prometheus_name_and_label(prefix: str) -> None:
     values = {"<error_class>": "ServerError", "<window>": "5000_per_hour",
-              "<resource>": "docket-entries"}  # fmt: skip
+              "<resource>": "docket-entries", "<priority>": "backfill"}  # fmt: skip
     for name, prom in documented():
         wire = name
         for placeholder, value in values.items():

@@ -231,7 +231,7 @@ def test_metrics_md_documents_exactly_the_metrics_the_code_emits() -> None:
         if name.isupper() and isinstance(value, str) and value.startswith("courtlistener.")
     }  # fmt: skip
     parametrised = {m.ERRORS, m.BUDGET_REMAINING, m.ROWS_UPSERTED, m.PAGES, m.WATERMARK_LAG,
-                    m.REJECTED}
+                    m.BUDGET_ADMITTED, m.BUDGET_QUEUE_WAIT, m.REJECTED}  # fmt: skip
     expected = {c + (".<x>" if c in parametrised else "") for c in constants}
     documented = {re.sub(r"<[a-z_]+>", "<x>", n) for n in documented_names()}
     assert documented == expected
@@ -242,6 +242,7 @@ def test_every_metric_name_fits_statsd_and_opentelemetry_rules() -> None:
     for template in documented_names():
         name = template.replace("<error_class>", "BadPayloadError")
         name = name.replace("<window>", window_label("5000/hour"))
+        name = name.replace("<priority>", "interactive")
         tokens = [metric_name(r) for r in RESOURCES]
         names += [name.replace("<resource>", t) for t in tokens] if "<" in name else [name]
     for name in names:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from courtflow.budget.ledger import _pg_arrays
+from courtflow.budget.admission import _pg_arrays
 from courtflow.budget.rates import parse_rates
 
 
