@@ -13,6 +13,7 @@ BENCHMARKS = (
     "benchmarks.budget_bench",
     "benchmarks.budget_classes_bench",
     "benchmarks.upsert_bench",
+    "benchmarks.bootstrap_bench",
     "benchmarks.dag_import_bench",
     "benchmarks.eval_limiters",
 )

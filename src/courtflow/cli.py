@@ -1,4 +1,5 @@
-"""``courtflow`` command line: sync | backfill | plan | budget | report | migrate | sandbox."""
+"""``courtflow`` command line: sync | backfill | plan | bootstrap | budget | report | migrate |
+sandbox."""
 
 from __future__ import annotations
 
@@ -291,6 +292,66 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def parse_overlap(text: str) -> timedelta:
+    """``1d``, ``12h``, ``30m``, ``90s`` or ``0``: how far before the export's date the
+    API resumes."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    value = text.strip().lower()
+    try:
+        if value == "0":
+            return timedelta(0)
+        number = float(value[:-1])
+        seconds = number * units[value[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise FatalError(f"--overlap {text!r}: expected a duration such as 1d, 12h or 30m") \
+            from None
+    if seconds < 0:
+        raise FatalError(f"--overlap {text!r} must not be negative")
+    return timedelta(seconds=seconds)
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from courtflow.bootstrap import BootstrapOptions, bootstrap
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    run_id = args.run_id or f"bootstrap__{uuid.uuid4().hex[:12]}"
+    options = BootstrapOptions(
+        resource=args.resource,
+        filters=parse_filter_items(args.filter or ()),
+        load_all=args.all,
+        overlap=parse_overlap(args.overlap),
+        run_id=run_id,
+        force=args.force,
+        progress=not args.quiet,
+        chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))),
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    results = bootstrap(engine, args.file, options)
+    for r in results:
+        state = "already loaded, skipped" if r.skipped else (
+            f"{r.rows_read} rows read, {r.rows_written} written"
+            f"{' (resumed)' if r.resumed else ''}"
+        )
+        mark = f"; watermark {r.watermark.isoformat()}" if r.watermark else ""
+        print(f"{r.file} -> {r.resource}{'?' + r.scope if r.scope else ''}: {state}{mark}",
+              file=sys.stderr)  # fmt: skip
+    specs = [get_resource(name) for name in dict.fromkeys(r.resource for r in results)]
+    summary = summarize(engine, specs, run_ids=[run_id])
+    print(summary.human(), file=sys.stderr)
+    line = json.loads(summary.as_json())
+    line["bulk"] = {
+        "files": len(results),
+        "rows_read": sum(r.rows_read for r in results),
+        "rows_written": sum(r.rows_written for r in results),
+    }
+    print(json.dumps(line), flush=True)
+    return 0
+
+
 def _priority(value: str) -> str:
     from courtflow.budget.classes import parse_priority
 
@@ -343,6 +404,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="estimate the calls a range needs and the budget time")
     windowed(p)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "bootstrap",
+        help="first load from CourtListener's bulk CSV exports (no API call), then set "
+        "the watermark so sync continues from the export's date",
+    )
+    p.add_argument(
+        "--file", action="append", required=True, metavar="PATH_OR_URL",
+        help="an export file, e.g. dockets-2026-10-31.csv.bz2 (local path or http(s) URL); "
+        "repeatable",
+    )  # fmt: skip
+    p.add_argument("--resource", choices=sorted(RESOURCES),
+                   help="the resource, when the file name does not say")  # fmt: skip
+    p.add_argument("--filter", action="append", metavar="NAME=VALUE",
+                   help="keep only the scope's rows (evaluated on the file's columns)")
+    p.add_argument("--all", action="store_true",
+                   help="load every row even when the filters cannot be evaluated on the file")
+    p.add_argument("--overlap", default="1d",
+                   help="the watermark is the export's date minus this (default 1d)")
+    p.add_argument("--force", action="store_true", help="reload files loaded before")
+    p.add_argument("--run-id")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--chunk-mb", type=float, default=8.0,
+                   help="decompressed megabytes per transaction (default 8)")
+    p.set_defaults(func=cmd_bootstrap)
 
     p = sub.add_parser("budget", help="show used/limit/remaining per window")
     p.add_argument("--ledger-only", action="store_true", help="do not ask api-usage/")

@@ -51,6 +51,21 @@ class BlockedError(FatalError):
     """429 without Retry-After: the account is blocked; waiting will not help."""
 
 
+class BulkFileError(FatalError):
+    """A bulk export file cannot be loaded as it is; the message names the file and line.
+
+    ``line`` is the 1-based physical line of the file where the problem starts (None when
+    the file could not be opened at all).
+    """
+
+    def __init__(self, file: str, line: int | None, problem: str) -> None:
+        where = f"{file}, line {line}" if line is not None else file
+        super().__init__(f"{where}: {problem}")
+        self.file = file
+        self.line = line
+        self.problem = problem
+
+
 class GoneError(CourtflowError):
     """410 Gone (sealed record): skipped and logged, not retried, not fatal to a sync."""
 

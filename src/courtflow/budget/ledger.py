@@ -10,14 +10,18 @@ the N-th newest row; it inserts the row only if every window has room
 (:func:`courtflow.budget.waits.room_at`). ``seq`` numbers each key's rows without gaps
 in time order, so the N-th newest is one index lookup, whatever the window holds.
 
-- PostgreSQL: ``courtflow_reserve()`` (migration ``0002_budget``) does it in one round
-  trip: ``pg_advisory_xact_lock`` on the key (a ``SELECT … FOR UPDATE`` over window
-  rows would lock nothing while the window is empty), then reads that each take a fresh
+Who gets the room is the waiters' queue's to decide (priority classes, then arrival;
+:mod:`courtflow.budget.admission`), checked in the same call under the same lock.
+
+- PostgreSQL: ``courtflow_admit()`` (migration ``0005_budget_classes``; it extends
+  ``courtflow_reserve()`` of ``0002_budget``) does it in one round trip:
+  ``pg_advisory_xact_lock`` on the key (a ``SELECT … FOR UPDATE`` over window rows
+  would lock nothing while the window is empty), then reads that each take a fresh
   snapshot, so they see every row committed before the lock was granted. The commit is
   asynchronous unless ``synchronous=True``: a server crash may forget the last fraction
   of a second of reservations, traded for a lock held ~0.1 ms instead of an fsync.
 - SQLite: the ``BEGIN IMMEDIATE`` that :func:`courtflow.store.engine.make_engine` issues
-  is the lock; the same rule runs here in Python.
+  is the lock; the same rule runs in Python (:func:`courtflow.budget.admission.admit_sqlite`).
 
 Time is the database's clock (``clock_timestamp()``; SQLite ``'now'``, in milliseconds),
 so hosts with skewed clocks agree. SQLite is one host's file anyway.

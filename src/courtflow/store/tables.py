@@ -120,9 +120,35 @@ sync_rejects = Table(
     Column("rejected_at", UTCDateTime(), nullable=False),
 )
 
+# One row per export file a bootstrap loaded into one scope (courtflow.bootstrap): the
+# resume point (decompressed byte offset and line of the last committed chunk) and the
+# record that the load spent no API call (api_calls stays 0; the call ledger is untouched,
+# so a bulk load never counts against the budget).
+bulk_loads = Table(
+    "bulk_loads",
+    metadata,
+    Column("resource", Text(), primary_key=True),
+    Column("scope", Text(), primary_key=True, server_default=""),
+    Column("file", Text(), primary_key=True),
+    Column("location", Text(), nullable=False),
+    Column("export_date", Date(), nullable=True),
+    Column("status", Text(), nullable=False),
+    Column("byte_offset", BigInteger(), nullable=False),
+    Column("line", BigInteger(), nullable=False),
+    Column("rows_read", BigInteger(), nullable=False),
+    Column("rows_written", BigInteger(), nullable=False),
+    Column("api_calls", Integer(), nullable=False, server_default="0"),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("run_id", Text(), nullable=True),
+    Column("error", Text(), nullable=True),
+)
+
 STORE_TABLES: tuple[str, ...] = (
     *(t.name for t in RESOURCE_TABLES.values()),
     sync_checkpoints.name,
     sync_watermarks.name,
     sync_rejects.name,
+    bulk_loads.name,
 )

@@ -1,7 +1,7 @@
 """Records the target could not store: ``sync_rejects``.
 
 Revision ID: 0006_rejects
-Revises: 0005_budget_classes
+Revises: 0007_bootstrap
 Create Date: 2026-11-30
 
 One row per distinct rejected record of a scope (keyed by a hash of its raw text), so
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_rejects"
-down_revision: str | None = "0005_budget_classes"
+down_revision: str | None = "0007_bootstrap"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
