@@ -8,12 +8,13 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PY := $(VENV)/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench compat clean
+.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench compat clean reliability
 
 help:
 	@echo "make demo   - run the courtlistener_pipeline DAG end to end (SQLite + sandbox, offline)"
 	@echo "make test   - run the test suite (unit + integration: PostgreSQL, sandbox, Airflow)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make reliability - faults, restarts, poison, hostile server; writes reliability/RESULTS.md"
 	@echo "make lint   - ruff + mypy --strict"
 	@echo "make compat - the wheel with the oldest and newest supported Airflow (before a release)"
 
@@ -44,11 +45,21 @@ test-slow: setup
 	$(PY) -m pytest -q -m slow tests
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks reliability
 	$(VENV)/bin/mypy --strict src
 
 bench: setup
 	$(PY) -m benchmarks
+
+# The whole reliability suite (loopback only; its own PostgreSQL cluster for restarts):
+# the reliability tests, slow ones included, then the scenario table.
+RELIABILITY_TESTS := tests/unit/store/test_store_dbretry.py tests/unit/store/test_store_poison.py \
+	tests/unit/core/test_config_bounds.py tests/integration/store/test_store_rejects.py \
+	tests/integration/sync/test_sync_hostile.py tests/integration/sync/test_sync_db_restart.py \
+	tests/integration/test_cli_reliability.py tests/integration/airflow/test_airflow_celery.py
+reliability: setup
+	$(PY) -m pytest -q $(RELIABILITY_TESTS)
+	$(PY) -m reliability --out reliability/RESULTS.md
 
 # Before a release: build the wheel, install it in fresh virtual environments (from PyPI)
 # with the oldest and the newest supported Airflow and run a DAG under `airflow dags

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,9 +30,10 @@ from courtflow.progress import Progress, open_progress, say_retries
 from courtflow.redact import redact
 from courtflow.resources import RESOURCES, ResourceSpec, get_resource
 from courtflow.scope import Scope
+from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 from courtflow.summary import summarize
 from courtflow.sync import open_pipeline, sync_window
-from courtflow.window import Window, parse_instant
+from courtflow.window import Window, check_step, parse_instant
 
 PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
 
@@ -105,13 +107,16 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             omit=_split_csv(args.omit),
             scope=scope,
             on_page=progress.on_page,
+            db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
     _say(
         args,
         f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
         f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
-        f"{' (already complete)' if result.skipped else ''}",
+        f"{' (already complete)' if result.skipped else ''}"
+        f"{' (saved cursor was dead: window restarted)' if result.restarted else ''}"
+        f"{f', {result.rejected} records rejected' if result.rejected else ''}",
     )
     _say(args, summary.human())
     print(summary.as_json(), flush=True)
@@ -122,7 +127,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     settings = _with_priority(args, settings, "backfill")
     spec, scope = _scope(args)
     window = _window(args)
-    windows = list(window.split(timedelta(hours=args.step_hours))) if spec.incremental else [window]
+    step = check_step(args.step_hours, window)
+    windows = list(window.split(step)) if spec.incremental else [window]
     run_id, task_id = _ids(args, "backfill", spec)
     with (
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
@@ -135,7 +141,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         for sub in windows:
             result = sync_window(
                 p.engine, p.client, spec, sub, run_id=run_id, on_page=progress.on_page,
-                scope=scope,
+                scope=scope, db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
             )  # fmt: skip
             progress.window_done(skipped=result.skipped)
         summary = summarize(p.engine, [spec], run_ids=[run_id])
@@ -281,6 +287,41 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         budget_key=None if args.all_keys else settings.budget_key,
     )
     print(f"report written to {path.resolve()}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Clear checkpoints on purpose, so their windows are walked again from the start."""
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+    from courtflow.store.reset import clear_checkpoints
+
+    spec, scope = _scope(args)
+    since = parse_instant(args.since, name="--since") if args.since else None
+    until = parse_instant(args.until, name="--until") if args.until else None
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    cleared = run_with_db_retry(
+        engine,
+        lambda: clear_checkpoints(engine, spec.name, scope.key, since=since, until=until),
+        DbRetryPolicy(seconds=settings.db_retry_seconds),
+        what="reset",
+    )
+    span = f" overlapping [{args.since or '-inf'}, {args.until or '+inf'})"
+    if not cleared:
+        print(f"no checkpoint of {scope.label}{span}: nothing cleared")
+        return 0
+    done = sum(1 for cp in cleared if cp.done)
+    print(
+        f"cleared {len(cleared)} checkpoint(s) of {scope.label}{span} "
+        f"({done} complete, {len(cleared) - done} in progress); "
+        "their windows will be fetched again from the start (rows already stored stay)"
+    )
+    for cp in cleared[:20]:
+        state = "done" if cp.done else f"at page {cp.pages}"
+        print(f"  {Window(cp.window_start, cp.window_end)} {state}")
+    if len(cleared) > 20:
+        print(f"  ... and {len(cleared) - 20} more")
     return 0
 
 
@@ -478,6 +519,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-keys", action="store_true", help="include every token's calls")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser(
+        "reset", help="clear checkpoints of a resource (or scope) so its windows are refetched"
+    )
+    p.add_argument("--resource", required=True, choices=sorted(RESOURCES))
+    p.add_argument("--filter", action="append", metavar="NAME=VALUE",
+                   help="the scope's filters, as given to sync (default: the whole resource)")
+    p.add_argument("--since", help="only windows ending after this instant")
+    p.add_argument("--until", help="only windows starting before this instant")
+    p.set_defaults(func=cmd_reset)
+
     # Listed for --help; main() hands `courtflow sandbox ...` to the sandbox's own parser.
     sub.add_parser("sandbox", help="run the CourtListener sandbox server (see sandbox --help)")
     return parser
@@ -540,6 +591,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume from the last page", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # Never a traceback for a user: one line, and the traceback only with -v.
+        token = settings.token if settings else None
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"error: unexpected {type(exc).__name__}: {redact(detail, token)[:500]}"
+            f"{'' if args.verbose else ' (rerun with -v for the traceback)'}",
+            file=sys.stderr,
+        )
+        if args.verbose:
+            traceback.print_exc()
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ from courtflow.redact import Secret
 DEFAULT_BASE_URL = "https://www.courtlistener.com/api/rest/v4"
 DEFAULT_RATES = "5000/hour"
 DEFAULT_DATABASE_FILE = "courtflow.sqlite"
+DEFAULT_REQUEST_DEADLINE = 120.0
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_DB_RETRY_SECONDS = 60.0
 _TOKEN = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
@@ -39,6 +42,11 @@ class Settings:
     read_timeout: float = 30.0
     max_attempts: int = 5
     max_sleep: float = 60.0
+    # Total time one HTTP attempt may take, body included (the read timeout is per read).
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # How long a database outage is ridden out (retries with backoff) before giving up.
+    db_retry_seconds: float = DEFAULT_DB_RETRY_SECONDS
     # The budget's margin is learned from the ledger, up to safety_margin (COURTFLOW_SAFETY_MARGIN
     # "auto", the default), or fixed at safety_margin (a number).
     learn_margin: bool = False
@@ -77,6 +85,18 @@ class Settings:
             min_shares=_min_shares(env.get("COURTFLOW_MIN_SHARES")),
             max_attempts=int(_float(env, "COURTFLOW_MAX_ATTEMPTS", 5, low=1, high=50)),
             max_sleep=_float(env, "COURTFLOW_MAX_SLEEP", 60.0, low=0.0, high=86400.0),
+            request_deadline=_float(
+                env, "COURTFLOW_REQUEST_DEADLINE", DEFAULT_REQUEST_DEADLINE, low=1.0, high=3600.0
+            ),
+            max_body_bytes=int(
+                _float(
+                    env, "COURTFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES,
+                    low=1024, high=2**31,
+                )
+            ),
+            db_retry_seconds=_float(
+                env, "COURTFLOW_DB_RETRY_SECONDS", DEFAULT_DB_RETRY_SECONDS, low=0.0, high=86400.0
+            ),
         )
 
 
@@ -92,7 +112,18 @@ def validate_token(text: str) -> Secret:
 
 def validate_base_url(text: str) -> str:
     url = text.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        has_credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        raise ConfigError("COURTLISTENER_API_BASE_URL is malformed (unparsable URL)") from None
+    if has_credentials or "@" in parts.netloc:
+        # Never echo the URL: the part before '@' is a secret. httpx would send it as
+        # Basic auth to whatever host follows it.
+        raise ConfigError(
+            "COURTLISTENER_API_BASE_URL must not contain credentials (user:password@host); "
+            "put the API token in COURTLISTENER_API_TOKEN"
+        )
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
             f"COURTLISTENER_API_BASE_URL is malformed: {url!r} "

@@ -27,6 +27,26 @@ class BadRequestError(FatalError):
     """400 (unknown filter, bad value) or 404 on a list/cursor: the request itself is wrong."""
 
 
+class NotFoundError(BadRequestError):
+    """404 on a list or cursor URL: a wrong path, or a cursor the server no longer accepts."""
+
+
+class CursorLoopError(FatalError):
+    """The server's ``next`` links lead back to a page already fetched in this walk.
+
+    Following them would never end; the server is misbehaving, and retrying the same walk
+    repeats the loop, so this is fatal.
+    """
+
+
+class BodyTooLargeError(FatalError):
+    """A response body exceeds the configured size limit (``COURTFLOW_MAX_BODY_BYTES``).
+
+    The same page would be as large next time; narrow it with ``--fields``/``--omit`` or
+    raise the limit.
+    """
+
+
 class BlockedError(FatalError):
     """429 without Retry-After: the account is blocked; waiting will not help."""
 
@@ -60,6 +80,17 @@ class ServerError(TransientError):
 
 class NetworkError(TransientError):
     """Timeout, connection refused or reset."""
+
+
+class DeadlineExceededError(NetworkError):
+    """A request took longer in total than its deadline (``COURTFLOW_REQUEST_DEADLINE``),
+    for instance a body trickled a few bytes at a time."""
+
+
+class DatabaseUnavailableError(TransientError):
+    """The target database stayed unreachable (or kept aborting transactions) for longer
+    than the retry policy allows. The message names the database, password masked.
+    A rerun resumes from the last committed page."""
 
 
 class BadPayloadError(TransientError):

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Connection, Engine, case, func, inspect, select
 
 from courtflow.budget.tables import api_call_ledger
 from courtflow.resources import ResourceSpec
 from courtflow.store import count_rows
+from courtflow.store.tables import sync_rejects
 
 _ERRORS = ("http_error", "network", "bad_payload")
 
@@ -23,6 +24,7 @@ class RunSummary:
     api_calls: int
     throttled: int
     errors: int
+    rejected: int = 0  # records of these runs set aside in sync_rejects
 
     def as_json(self) -> str:
         return json.dumps(
@@ -31,6 +33,7 @@ class RunSummary:
                 "api_calls": self.api_calls,
                 "throttled": self.throttled,
                 "errors": self.errors,
+                "rejected": self.rejected,
             },
             sort_keys=False,
         )
@@ -40,6 +43,7 @@ class RunSummary:
         lines += [f"  {name:<18} {rows:>8}" for name, rows in self.resources.items()]
         lines.append(
             f"api calls: {self.api_calls}  throttled (429): {self.throttled}  errors: {self.errors}"
+            f"  rejected records: {self.rejected}"
         )
         return "\n".join(lines)
 
@@ -66,4 +70,19 @@ def summarize(
     with engine.connect() as conn:
         resources = {spec.name: count_rows(conn, spec) for spec in specs}
         row: Any = conn.execute(query).one()
-    return RunSummary(resources, int(row[0]), int(row[1]), int(row[2]))
+        rejected = _rejected(conn, specs, ids, since)
+    return RunSummary(resources, int(row[0]), int(row[1]), int(row[2]), rejected)
+
+
+def _rejected(
+    conn: Connection, specs: Sequence[ResourceSpec], ids: list[str] | None, since: datetime | None
+) -> int:
+    t = sync_rejects
+    if not inspect(conn).has_table(t.name):
+        return 0  # a database not yet migrated to 0006_rejects
+    query = select(func.count()).select_from(t).where(t.c.resource.in_([s.name for s in specs]))
+    if ids is not None:
+        query = query.where(t.c.run_id.in_(ids))
+    if since is not None:
+        query = query.where(t.c.rejected_at >= since)
+    return int(conn.execute(query).scalar_one())

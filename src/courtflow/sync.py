@@ -2,7 +2,10 @@
 
 Each page's rows and its checkpoint (the ``next`` URL) commit in one transaction, so
 a worker killed at any moment resumes at the page it lost and spends no call twice.
-A completed window advances the resource's watermark.
+A completed window advances the resource's watermark. Every database step is retried
+through a transient outage (courtflow.store.retry); records the target cannot hold are
+set aside in ``sync_rejects`` and the window goes on (courtflow.store.rejects). A saved
+cursor the server no longer accepts (404) restarts its window from the start.
 
 >>> with open_pipeline(Settings.from_env()) as p:          # doctest: +SKIP
 ...     result = p.sync(get_resource("dockets"), Window(start, end), run_id="manual")
@@ -23,7 +26,9 @@ from courtflow.budget.budget import Budget
 from courtflow.client import CourtListenerClient
 from courtflow.client.courtlistener import RetryListener
 from courtflow.client.gate import CallGate
+from courtflow.client.paging import Page
 from courtflow.config import Settings
+from courtflow.errors import NotFoundError
 from courtflow.resources import ResourceSpec
 from courtflow.scope import Scope
 from courtflow.store import (
@@ -31,10 +36,11 @@ from courtflow.store import (
     advance_watermark,
     get_checkpoint,
     save_checkpoint,
-    upsert_rows,
 )
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
+from courtflow.store.rejects import store_page
+from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 from courtflow.window import Window
 
 log = logging.getLogger("courtflow.sync")
@@ -53,6 +59,8 @@ class SyncResult:
     skipped: bool  # the window was already complete: nothing fetched
     seconds: float
     scope: str = ""  # the scope's key ("" for the whole resource)
+    rejected: int = 0  # records set aside in sync_rejects by this call
+    restarted: bool = False  # the saved cursor was dead: the window was walked from its start
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,10 +73,14 @@ class SyncResult:
             "resumed": self.resumed,
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
+            "rejected": self.rejected,
+            "restarted": self.restarted,
         }
 
 
 PageListener = Callable[[ResourceSpec, Checkpoint, int], None]
+# Called with the number of records a page set aside in sync_rejects (only when > 0).
+RejectListener = Callable[[ResourceSpec, int], None]
 
 
 def sync_window(
@@ -82,6 +94,8 @@ def sync_window(
     omit: Sequence[str] | None = None,
     on_page: PageListener | None = None,
     scope: Scope | None = None,
+    db_retry: DbRetryPolicy | None = None,
+    on_reject: RejectListener | None = None,
 ) -> SyncResult:
     """Sync ``window`` of ``spec`` (or of its ``scope``) into its table, resuming from a
     saved checkpoint of that scope."""
@@ -91,8 +105,12 @@ def sync_window(
         raise ValueError(f"scope {scope.label} is not a scope of {spec.name}")
     key = scope.key
     started = time.monotonic()
-    with engine.begin() as conn:
-        checkpoint = get_checkpoint(conn, spec.name, window.start, window.end, key)
+
+    def read_checkpoint() -> Checkpoint | None:
+        with engine.begin() as conn:
+            return get_checkpoint(conn, spec.name, window.start, window.end, key)
+
+    checkpoint = run_with_db_retry(engine, read_checkpoint, db_retry, what="checkpoint read")
     if checkpoint is not None and checkpoint.done:
         log.info(
             "window already complete; nothing to fetch",
@@ -109,34 +127,50 @@ def sync_window(
     if checkpoint is None:
         checkpoint = Checkpoint(spec.name, window.start, window.end, scope=key)
     resumed = checkpoint.next_url is not None
-    pages = rows = calls = 0
-    for page in client.iter_pages(
-        spec,
-        since=window.start if spec.incremental else None,
-        until=window.end if spec.incremental else None,
-        resume_url=checkpoint.next_url,
-        fields=fields,
-        omit=omit,
-        filters=scope.params(),
-    ):
+    pages = rows = calls = rejected = 0
+    restart: list[bool] = []
+
+    def walk(resume_url: str | None) -> Iterator[Page]:
+        return client.iter_pages(
+            spec,
+            since=window.start if spec.incremental else None,
+            until=window.end if spec.incremental else None,
+            resume_url=resume_url,
+            fields=fields,
+            omit=omit,
+            filters=scope.params(),
+        )
+
+    for page in _resuming(walk, checkpoint, str(window), restart):
         done = page.next_url is None
-        with engine.begin() as conn:
-            written = upsert_rows(conn, spec, page.results, run_id)
-            checkpoint = Checkpoint(
-                resource=spec.name,
-                window_start=window.start,
-                window_end=window.end,
-                next_url=page.next_url,
-                pages=checkpoint.pages + 1,
-                rows=checkpoint.rows + written,
-                calls=checkpoint.calls + page.attempts,
-                done=done,
-                scope=key,
-            )
-            save_checkpoint(conn, checkpoint, run_id)
-            if done:
-                advance_watermark(conn, spec.name, window.end, run_id, key)
+        previous = checkpoint
+
+        def commit(
+            page: Page = page, previous: Checkpoint = previous
+        ) -> tuple[int, int, Checkpoint]:
+            with engine.begin() as conn:
+                stored = store_page(conn, spec, page.results, run_id, scope=key, page_url=page.url)
+                cp = Checkpoint(
+                    resource=spec.name,
+                    window_start=window.start,
+                    window_end=window.end,
+                    next_url=page.next_url,
+                    pages=previous.pages + 1,
+                    rows=previous.rows + stored.written,
+                    calls=previous.calls + page.attempts,
+                    done=page.next_url is None,
+                    scope=key,
+                )
+                save_checkpoint(conn, cp, run_id)
+                if cp.done:
+                    advance_watermark(conn, spec.name, window.end, run_id, key)
+            return stored.written, stored.rejected, cp
+
+        written, refused, checkpoint = run_with_db_retry(
+            engine, commit, db_retry, what="page commit"
+        )
         pages, rows, calls = pages + 1, rows + written, calls + page.attempts
+        rejected += refused
         log.info(
             "page stored",
             extra={
@@ -146,15 +180,52 @@ def sync_window(
                 "window": str(window),
                 "page": checkpoint.pages,
                 "rows": written,
+                "rejected": refused,
                 "attempts": page.attempts,
                 "done": done,
             },
         )
         if on_page is not None:
             on_page(spec, checkpoint, written)
+        if refused and on_reject is not None:
+            on_reject(spec, refused)
     return SyncResult(
-        spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key
+        spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key,
+        rejected=rejected, restarted=bool(restart),
     )
+
+
+def _resuming(
+    walk: Callable[[str | None], Iterator[Page]],
+    checkpoint: Checkpoint,
+    window: str,
+    restarted: list[bool],
+) -> Iterator[Page]:
+    """Pages from the checkpoint's cursor; if the server answers that saved cursor with
+    404 (cursors expire, or a server upgrade changed their form), the window is walked
+    again from its start instead of failing forever. Safe: upserts are idempotent.
+    Appends True to ``restarted`` when that happened.
+    """
+    if checkpoint.next_url is None:
+        yield from walk(None)
+        return
+    pages = walk(checkpoint.next_url)
+    try:
+        first = next(pages)
+    except StopIteration:
+        return
+    except NotFoundError as exc:
+        log.warning(
+            "saved cursor of %s %s no longer accepted (%s): restarting the window from its start",
+            checkpoint.resource, window, exc,
+            extra={"event": "cursor_restart", "resource": checkpoint.resource,
+                   "scope": checkpoint.scope, "window": window},
+        )  # fmt: skip
+        restarted.append(True)
+        yield from walk(None)
+        return
+    yield first
+    yield from pages
 
 
 @dataclass
@@ -167,6 +238,7 @@ class Pipeline:
     client: CourtListenerClient
 
     def sync(self, spec: ResourceSpec, window: Window, **kwargs: Any) -> SyncResult:
+        kwargs.setdefault("db_retry", DbRetryPolicy(seconds=self.settings.db_retry_seconds))
         return sync_window(self.engine, self.client, spec, window, **kwargs)
 
 

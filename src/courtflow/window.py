@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -40,13 +41,40 @@ class Window:
             cursor = nxt
 
 
+# Window bounds and instants outside these years are typos (CourtListener's date_modified
+# values start in the 2010s), and near year 1 or 9999 the UTC conversion overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+# A backfill step below a minute, or a split into more windows than this, is a mistake
+# that would otherwise exhaust memory (every window is planned up front).
+MIN_STEP = timedelta(minutes=1)
+MAX_WINDOWS = 200_000
+
+
+def check_step(hours: float, window: Window, *, name: str = "--step-hours") -> timedelta:
+    """A backfill step in hours as a timedelta; refuses NaN, tiny, huge and too many windows."""
+    if not math.isfinite(hours) or hours <= 0:
+        raise ConfigError(f"{name} must be a positive number of hours, got {hours}")
+    if hours > 24 * 366 * 10:
+        raise ConfigError(f"{name} must be at most ten years of hours, got {hours:g}")
+    step = timedelta(hours=hours)
+    if step < MIN_STEP:
+        raise ConfigError(f"{name} must be at least one minute (1/60 h), got {hours:g}")
+    count = (window.end - window.start) / step
+    if count > MAX_WINDOWS:
+        raise ConfigError(
+            f"{name}={hours:g} splits {window} into {math.ceil(count)} windows "
+            f"(at most {MAX_WINDOWS}); use a larger step"
+        )
+    return step
+
+
 def parse_instant(text: str, *, name: str = "time") -> datetime:
     """Parse ``2024-01-01``, ``2024-01-01T00:00:00Z`` or any ISO 8601 form; naive means UTC."""
     value = text.strip()
     try:
         if len(value) == 10:
             d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+            value = datetime(d.year, d.month, d.day, tzinfo=UTC).isoformat()
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ConfigError(
@@ -54,6 +82,8 @@ def parse_instant(text: str, *, name: str = "time") -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ConfigError(f"{name} year {parsed.year} is outside {MIN_YEAR}..{MAX_YEAR}: {text!r}")
     return parsed.astimezone(UTC)
 
 

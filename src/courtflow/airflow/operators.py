@@ -85,6 +85,14 @@ class PageRecorder:
             else "",
         )  # fmt: skip
 
+    def rejects(self, spec: ResourceSpec, count: int) -> None:
+        """The ``on_reject`` listener: records a page's records set aside in sync_rejects."""
+        from courtflow.observe.metrics import record_rejects
+
+        record_rejects(self._sink, spec.name, count)
+        self.totals = self.totals.plus(rejected=count)
+        self._log.warning("%s: %d record(s) rejected (see sync_rejects)", spec.name, count)
+
 
 def observed(sink: MetricsSink) -> Callable[[CallGate], CallGate]:
     """``gate_wrapper`` for :func:`open_pipeline`: measure every call through the budget."""
@@ -201,9 +209,10 @@ class CourtListenerSyncOperator(BaseOperator):
                     result = pipeline.sync(
                         spec, window, run_id=run_id, fields=self.fields, omit=self.omit,
                         on_page=recorder, scope=scope,
+                        on_reject=recorder.rejects,
                     )  # fmt: skip
                     self._record_lag(pipeline, spec, scope, sink)
-                    totals = recorder.totals.plus(rejected=int(getattr(result, "rejected", 0)))
+                    totals = recorder.totals
                     calls = task_calls(pipeline.engine, dag_id=ti.dag_id, run_id=run_id,
                                        task_id=ti.task_id)  # fmt: skip
             except BudgetExhaustedError as exc:

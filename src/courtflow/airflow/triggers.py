@@ -46,13 +46,21 @@ RESUME_HOLD = 120.0
 
 
 def seconds_until_room(budget: Budget) -> float:
-    """Seconds, by the database's clock, until a call could be reserved (<= 0: now)."""
+    """Seconds, by the database's clock, until a call could be reserved (<= 0: now).
+
+    Both reads ride out a restart of the target database (courtflow.store.retry), so a
+    trigger or sensor waiting through one does not fail its task.
+    """
     from courtflow.budget import ledger
+    from courtflow.store.retry import run_with_db_retry
 
     ready = budget.next_available()
-    with budget.engine.connect() as conn:
-        now = ledger.epoch(ledger.db_now(conn))
-    return ready - now
+
+    def now() -> float:
+        with budget.engine.connect() as conn:
+            return ledger.epoch(ledger.db_now(conn))
+
+    return ready - run_with_db_retry(budget.engine, now, budget.db_retry, what="budget clock")
 
 
 def seconds_until_turn(budget: Budget) -> float:

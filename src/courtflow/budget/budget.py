@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -34,10 +34,13 @@ from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.client.usage import ApiUsage
 from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
+from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
 __all__ = ["Budget", "WindowUsage", "dispose_reserving_engine", "reserving_engine"]
 
 log = logging.getLogger("courtflow.budget")
+
+_T = TypeVar("_T")
 
 DEFAULT_RETENTION = 7 * 86_400.0  # ledger rows kept after their windows, for audits
 # A learned margin is re-read from the ledger at most this often (seconds).
@@ -105,6 +108,7 @@ class Budget:
         grace: float = DEFAULT_GRACE,
         share_span: int = DEFAULT_SHARE_SPAN,
         linger: float = DEFAULT_LINGER,
+        db_retry: DbRetryPolicy | None = None,
     ) -> None:
         if not rates:
             raise ConfigError("the call budget needs at least one rate such as '5000/hour'")
@@ -138,6 +142,8 @@ class Budget:
         self.run_id, self.task_id, self.dag_id = run_id, task_id, dag_id
         self._sleep = sleep
         self._synchronous = synchronous
+        # Every ledger transaction rides out a database restart (courtflow.store.retry).
+        self._db_retry = db_retry or DbRetryPolicy()
         self._server_rates: str | None = None  # last seen in the ledger; a hint only
         # Where to learn the server's own view (the client's api-usage/), when there is one.
         self.usage_source: Callable[[], ApiUsage] | None = None
@@ -161,11 +167,20 @@ class Budget:
             max_sleep=settings.max_sleep,
             learn_margin=settings.learn_margin,
             min_shares=settings.min_shares,
+            db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
             **ids,
         )
 
     def __repr__(self) -> str:
         return f"Budget(key={self.key!r}, rates={format_rates(self.rates)!r})"
+
+    @property
+    def db_retry(self) -> DbRetryPolicy:
+        return self._db_retry
+
+    def _db(self, work: Callable[[], _T], what: str) -> _T:
+        """Run one ledger transaction, retrying transient database errors."""
+        return run_with_db_retry(self.engine, work, self._db_retry, what=what, sleep=self._sleep)
 
     # -- rates -----------------------------------------------------------------------
     @property
@@ -318,8 +333,11 @@ class Budget:
 
     def hold(self, ticket: int, seconds: float) -> None:
         """Keep ``ticket``'s place for at least ``seconds`` more."""
-        with self.engine.begin() as conn:
-            ledger.hold_ticket(conn, self.key, ticket, seconds)
+        def hold() -> None:
+            with self.engine.begin() as conn:
+                ledger.hold_ticket(conn, self.key, ticket, seconds)
+
+        self._db(hold, "queue hold")
 
     def release(self, ticket: int) -> None:
         """Give ``ticket``'s place up (best effort: its lease would expire anyway)."""
@@ -343,6 +361,9 @@ class Budget:
         return self.margin
 
     def _attempt(self, endpoint: str | None, q: Queueing) -> ledger.Reservation:
+        return self._db(lambda: self._attempt_once(endpoint, q), "reservation")
+
+    def _attempt_once(self, endpoint: str | None, q: Queueing) -> ledger.Reservation:
         m = self.current_margin()
         if self._reserving is None:
             with self.engine.begin() as conn:
@@ -381,16 +402,24 @@ class Budget:
         )
 
     def report(self, ticket: Ticket, report: CallReport) -> None:
-        if ticket.call_id is None:
+        call_id = ticket.call_id
+        if call_id is None:
             return
-        with self.engine.begin() as conn:
-            ledger.record(conn, ticket.call_id, report)
+
+        def record() -> None:
+            with self.engine.begin() as conn:
+                ledger.record(conn, call_id, report)
+
+        self._db(record, "call report")
 
     def throttled(self, retry_after: float) -> None:
         """A 429 with Retry-After: block every worker of this key until it has passed."""
-        with self.engine.begin() as conn:
-            until = ledger.db_now(conn) + timedelta(seconds=max(0.0, retry_after))
-            ledger.block(conn, self.key, until, f"429 Retry-After: {retry_after:g}s")
+        def block() -> None:
+            with self.engine.begin() as conn:
+                until = ledger.db_now(conn) + timedelta(seconds=max(0.0, retry_after))
+                ledger.block(conn, self.key, until, f"429 Retry-After: {retry_after:g}s")
+
+        self._db(block, "server block")
         # A 429 means the ledger and the server disagree (someone else uses the token,
         # or the rates changed): learn the server's usage and rates.
         self.sync_with_server()
@@ -410,10 +439,15 @@ class Budget:
     # -- inspection ------------------------------------------------------------------
     def next_available(self) -> float:
         """When a call could be reserved (epoch seconds, database clock; now if now)."""
-        with self.engine.begin() as conn:
-            now_dt, blocked, server = ledger.read_state(conn, self.key)
-            rates = ledger.effective_rates(self._configured, server, self.headroom)
-            blockers = seqlog.nth_newest(conn, self.key, rates, self.margin)
+        def read() -> tuple[datetime, datetime | None, str | None, Any, Any]:
+            with self.engine.begin() as conn:
+                now_dt, blocked, server = ledger.read_state(conn, self.key)
+                rates = ledger.effective_rates(self._configured, server, self.headroom)
+                return now_dt, blocked, server, rates, seqlog.nth_newest(
+                    conn, self.key, rates, self.margin
+                )
+
+        now_dt, blocked, server, rates, blockers = self._db(read, "budget check")
         self._server_rates = server
         now = ledger.epoch(now_dt)
         ready = room_at(blockers, rates, now, self.margin)

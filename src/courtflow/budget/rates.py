@@ -20,7 +20,11 @@ _UNITS: dict[str, int] = {
     "h": 3600, "hour": 3600, "hours": 3600,
     "d": 86400, "day": 86400, "days": 86400,
 }  # fmt: skip
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-zA-Z]+)\s*$")
+_RATE = re.compile(r"^\s*(\d{1,12})\s*/\s*(\d{0,12})\s*([a-zA-Z]+)\s*$")
+# Sane bounds: a limit beyond a billion calls or a window beyond a year is a typo, and a
+# huge window would make the ledger keep (and count) rows forever.
+MAX_LIMIT = 1_000_000_000
+MAX_PERIOD = 366 * 86400
 
 
 @dataclass(frozen=True, order=True)
@@ -49,7 +53,12 @@ def parse_rate(text: str) -> Rate:
     factor = int(multiple) if multiple else 1
     if factor <= 0:
         raise ConfigError(f"malformed rate {text!r}: the period multiple must be positive")
-    return Rate(limit=limit, period=float(factor * _UNITS[unit]), text=text.strip())
+    period = factor * _UNITS[unit]
+    if limit > MAX_LIMIT:
+        raise ConfigError(f"rate {text.strip()!r}: limit {limit} is above {MAX_LIMIT}")
+    if period > MAX_PERIOD:
+        raise ConfigError(f"rate {text.strip()!r}: period {period}s is longer than a year")
+    return Rate(limit=limit, period=float(period), text=text.strip())
 
 
 def parse_rates(value: str | Iterable[str]) -> tuple[Rate, ...]:

@@ -36,7 +36,10 @@ from courtflow.errors import (
     BadPayloadError,
     BadRequestError,
     BlockedError,
+    BodyTooLargeError,
     CourtflowError,
+    CursorLoopError,
+    DeadlineExceededError,
     GoneError,
     NetworkError,
     ThrottledError,
@@ -167,8 +170,13 @@ class CourtListenerClient:
             )
             params.update(filters or {})
             url = join_url(self.base_url, spec.path, params)
+        # Every URL of this walk: a 'next' back to any of them is a loop of some length,
+        # which would otherwise run until killed. One URL per page: bounded by the window.
+        seen: set[str] = set()
         while url is not None:
+            seen.add(url)
             payload, fetched, attempts = self._get_json(spec.path, url)
+            seen.add(fetched)
             results, next_url, count = paginator.read(payload, fetched)
             if tied is not None:
                 next_url = ties.after_page(
@@ -177,8 +185,11 @@ class CourtListenerClient:
             if next_url is not None:
                 # A server that points pagination elsewhere must not receive the token.
                 require_same_origin(next_url, self.base_url, what="next")
-                if next_url in (url, fetched):
-                    raise BadPayloadError(f"GET {describe_url(fetched)}: 'next' points to itself")
+                if next_url in seen:
+                    raise CursorLoopError(
+                        f"GET {describe_url(fetched)}: 'next' leads back to a page already "
+                        f"fetched in this walk ({len(seen)} pages): the server's cursor loops"
+                    )
             yield Page(
                 results=results,
                 next_url=next_url,
@@ -337,13 +348,16 @@ class CourtListenerClient:
     def _exchange(self, url: str) -> _Exchange:
         request = self._http.build_request("GET", url)
         where = describe_url(url)
+        deadline = time.monotonic() + self._settings.request_deadline
         try:
             response = self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             return _Exchange(status=None, error=NetworkError(_transport_message(where, exc)))
         status = response.status_code
         try:
-            body = response.read()
+            body = self._read_body(response, where, deadline)
+        except (DeadlineExceededError, BodyTooLargeError) as exc:
+            return _Exchange(status=status, error=exc)
         except httpx.TimeoutException as exc:
             return _Exchange(status=status, error=NetworkError(_transport_message(where, exc)))
         except httpx.HTTPError as exc:
@@ -360,10 +374,48 @@ class CourtListenerClient:
             return _Exchange(status=status, size=size, location=location)
         try:
             payload = json.loads(body)
+        except RecursionError:
+            message = f"HTTP {status} on GET {where}: JSON nested too deeply to parse"
+            return _Exchange(status=status, size=size, error=BadPayloadError(message))
         except ValueError:
             message = f"HTTP {status} on GET {where}: body is not valid JSON ({len(body)} bytes)"
             return _Exchange(status=status, size=size, error=BadPayloadError(message))
         return _Exchange(status=status, size=size, payload=payload)
+
+    def _read_body(self, response: httpx.Response, where: str, deadline: float) -> bytes:
+        """The body, within the request's total deadline and the size limit.
+
+        The read timeout only bounds each read: a server trickling a byte at a time would
+        hold the request forever. The deadline is checked after every chunk, so a request
+        ends at most one read timeout past it.
+        """
+        limit = self._settings.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLargeError(
+                f"HTTP {response.status_code} on GET {where}: body of {int(declared)} bytes "
+                f"exceeds COURTFLOW_MAX_BODY_BYTES={limit}"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLargeError(
+                    f"HTTP {response.status_code} on GET {where}: body exceeds "
+                    f"COURTFLOW_MAX_BODY_BYTES={limit}"
+                )
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise DeadlineExceededError(
+                    f"GET {where}: no complete response within "
+                    f"COURTFLOW_REQUEST_DEADLINE={self._settings.request_deadline:g}s "
+                    f"({size} bytes received)"
+                )
+        body = b"".join(chunks)
+        # What Response.read() does after the same loop: classify() reads .content.
+        response._content = body
+        return body
 
     def _record(
         self,

@@ -27,6 +27,7 @@ from courtflow.errors import (
     CourtflowError,
     GoneError,
     NetworkError,
+    NotFoundError,
     ServerError,
     ThrottledError,
     is_transient,
@@ -89,7 +90,7 @@ def classify(response: httpx.Response) -> CourtflowError | None:
     if status in (401, 403):
         return AuthError(_message(response))
     if status == 404:
-        return BadRequestError(_message(response, "not found (a wrong path, page or cursor)"))
+        return NotFoundError(_message(response, "not found (a wrong path, page or cursor)"))
     if status == 410:
         return GoneError(_message(response))
     if status == 429:

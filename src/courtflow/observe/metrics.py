@@ -44,6 +44,7 @@ ROWS_UPSERTED: Final = "courtlistener.rows_upserted"  # .<resource>
 PAGES: Final = "courtlistener.pages"  # .<resource>
 PAGE_DURATION: Final = "courtlistener.page_duration"
 WATERMARK_LAG: Final = "courtlistener.watermark_lag_seconds"  # .<resource>
+REJECTED: Final = "courtlistener.rejected_records"  # .<resource>
 
 Tags = Mapping[str, str]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -277,6 +278,14 @@ def record_page(sink: MetricsSink, resource: str, rows: int, seconds: float) -> 
     sink.incr(f"{ROWS_UPSERTED}.{token}", rows, tags=tags)
     sink.incr(f"{PAGES}.{token}", tags=tags)
     sink.timing(PAGE_DURATION, seconds * 1000.0, tags=tags)
+
+
+def record_rejects(sink: MetricsSink, resource: str, count: int) -> None:
+    """``count`` records of ``resource`` were set aside in sync_rejects (poison records)."""
+    if count <= 0:
+        return
+    token = metric_token(metric_name(resource))
+    sink.incr(f"{REJECTED}.{token}", count, tags={"resource": token})
 
 
 def watermark_lag_seconds(watermark: datetime, now: datetime | None = None) -> float:

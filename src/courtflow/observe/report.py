@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,6 +83,7 @@ class ReportData:
     scopes: tuple[st.ScopeStatus, ...] = ()
     throttles: tuple[st.Throttle, ...] = ()
     comparison: tuple[DesignRun, ...] = ()
+    rejects: dict[str, int] = field(default_factory=dict)  # records set aside, per resource
 
 
 # Bucket sizes for the charts over time; the smallest that keeps about 200 points or fewer.
@@ -116,15 +117,18 @@ def gather(
     """Run every history query for the report's period (default: the last 7 days of calls)."""
     current = now or datetime.now(UTC)
     rows, lags = h.rows_per_resource(engine), h.watermark_lags(engine, current)
+    rejects = rejected_per_resource(engine)
     with engine.connect() as conn:
         scopes = st.scope_statuses(conn, current)
     if not inspect(engine).has_table(api_call_ledger.name):
         return ReportData(current, None, None, None, [], [], [], None, rows, lags, [], True,
-                          scopes=scopes, comparison=tuple(comparison))  # fmt: skip
+                          scopes=scopes, comparison=tuple(comparison),
+                          rejects=rejects)  # fmt: skip
     first, last = h.ledger_span(engine, h.Filter(budget_key, since, until))
     if first is None or last is None:
         return ReportData(current, since, until, None, [], [], [], None, rows, lags, [], False,
-                          scopes=scopes, comparison=tuple(comparison))  # fmt: skip
+                          scopes=scopes, comparison=tuple(comparison),
+                          rejects=rejects)  # fmt: skip
     end = until or last
     start = since or max(first, end - DEFAULT_SPAN)
     where = h.Filter(budget_key, start, end)
@@ -141,7 +145,34 @@ def gather(
         latency_all=overall[0] if overall else None,
         rows=rows, lags=lags, runs=h.recent_runs(engine, where), ledger_missing=False,
         bucket_seconds=bucket, scopes=scopes, throttles=throttles, comparison=tuple(comparison),
+        rejects=rejects,
     )  # fmt: skip
+
+
+def rejected_per_resource(engine: Engine) -> dict[str, int]:
+    """Records set aside in ``sync_rejects``, per resource (empty before migration 0006)."""
+    from courtflow.store.rejects import rejects_by_resource
+    from courtflow.store.tables import sync_rejects
+
+    if not inspect(engine).has_table(sync_rejects.name):
+        return {}
+    with engine.connect() as conn:
+        return rejects_by_resource(conn)
+
+
+def _rejects_table(rejects: dict[str, int]) -> str:
+    if not rejects:
+        return '<p id="rejected-records">No record has been rejected.</p>'
+    body = "".join(
+        f"<tr><td class='l'>{html.escape(name)}</td><td>{count:,}</td></tr>"
+        for name, count in sorted(rejects.items())
+    )
+    return (
+        '<table id="rejected-records"><thead><tr><th class="l">resource</th>'
+        f"<th>rejected records</th></tr></thead><tbody>{body}</tbody></table>"
+        "<p class='sub'>Records the target could not store as sent (table sync_rejects, "
+        "with reason, page and raw record).</p>"
+    )
 
 
 def _fill_hours(
@@ -330,6 +361,8 @@ generated {_ts(data.generated_at)}</div>
 {throttles_table(data.throttles, data.summary.throttled if data.summary else 0)}
 <h2>Recent runs</h2>
 {_runs_table(data.runs)}
+<h2>Rejected records</h2>
+{_rejects_table(data.rejects)}
 </body></html>
 """
 

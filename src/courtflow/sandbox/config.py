@@ -61,6 +61,21 @@ class FaultConfig:
     p_429_burst: float = 0.0
     burst_retry_after: int = 2
     burst_length: int = 3
+    # A misbehaving server: 'next' back to the page served cycle_length - 1 requests ago
+    # (a cursor loop of that length), a body trickled over trickle_seconds, a body padded
+    # to huge_bytes.
+    p_cycle: float = 0.0
+    cycle_length: int = 2
+    p_trickle: float = 0.0
+    trickle_seconds: float = 5.0
+    p_huge: float = 0.0
+    huge_bytes: int = 8 * 1024 * 1024
+    # Poison records, on every request that serves them: poison_ids carry a NUL in their
+    # text, an integer beyond 64 bits and an impossible date (all storable by the rule of
+    # courtflow.store.convert); broken_ids carry an unparsable date_modified (rejected).
+    poison_ids: tuple[int, ...] = ()
+    broken_ids: tuple[int, ...] = ()
+    broken_every: int = 0  # also broken: every record whose id is a multiple of this
 
     def __post_init__(self) -> None:
         probabilities = self.probabilities()
@@ -70,6 +85,8 @@ class FaultConfig:
             raise ConfigError("fault probabilities must add up to at most 1")
         if self.slow_seconds < 0 or self.burst_retry_after < 0 or self.burst_length < 1:
             raise ConfigError("slow_seconds and burst_retry_after >= 0, burst_length >= 1")
+        if self.cycle_length < 2 or self.trickle_seconds < 0 or self.huge_bytes < 0:
+            raise ConfigError("cycle_length >= 2, trickle_seconds and huge_bytes >= 0")
 
     def probabilities(self) -> dict[str, float]:
         return {
@@ -81,11 +98,16 @@ class FaultConfig:
             "invalid_json": self.p_invalid_json,
             "slow": self.p_slow,
             "429_burst": self.p_429_burst,
+            "cycle": self.p_cycle,
+            "trickle": self.p_trickle,
+            "huge": self.p_huge,
         }
 
     @property
     def enabled(self) -> bool:
-        return any(p > 0.0 for p in self.probabilities().values())
+        return any(p > 0.0 for p in self.probabilities().values()) or bool(
+            self.poison_ids or self.broken_ids or self.broken_every
+        )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from courtflow.sandbox.faults import Fault
+from courtflow.sandbox.faults import Fault, padded, poisoned, with_next
 from courtflow.sandbox.query import ApiError
 from courtflow.sandbox.records import Links, dumps
 from courtflow.sandbox.throttle import Verdict
@@ -212,6 +212,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send(status, _HTML_ERRORS[status], "text/html; charset=utf-8")
             return
         body = answer.encoded()
+        body = self._misbehave(token, fault, answer, body)
+        if fault is Fault.TRICKLE and body:
+            state.record(token, f"{answer.status}-trickled")
+            self._send(answer.status, body, "application/json", answer.headers, trickle=True)
+            return
         if fault is Fault.TRUNCATED:
             state.record(token, f"{answer.status}-truncated")
             self._send(answer.status, body, "application/json", answer.headers, cut=True)
@@ -229,6 +234,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
             when = formatdate(math.ceil(time.time()) + verdict.retry_after, usegmt=True)
             return (("Retry-After", when),)
         return (("Retry-After", str(verdict.retry_after)),)
+    def _misbehave(self, token: str, fault: Fault, answer: Answer, body: bytes) -> bytes:
+        """Poison records, cursor loops and huge bodies (only on list pages that succeed)."""
+        config = self.state.faults.config
+        if answer.status != 200 or answer.raw is None:
+            return body
+        if config.poison_ids or config.broken_ids or config.broken_every:
+            body = poisoned(body, frozenset(config.poison_ids), frozenset(config.broken_ids),
+                            config.broken_every)  # fmt: skip
+        memory = self.state.cycles
+        if fault is Fault.CYCLE:
+            earlier = memory.back(token, config.cycle_length - 1)
+            if earlier is not None:
+                body = with_next(body, earlier)
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+        memory.served(token, f"http://{host}{self.path}")
+        if fault is Fault.HUGE:
+            body = padded(body, config.huge_bytes)
+        return body
 
     def _throttled(self, token: str, verdict: Verdict) -> None:
         headers = self._retry_after(verdict)
@@ -259,7 +282,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _send(
         self, status: int, body: bytes, content_type: str,
-        headers: tuple[tuple[str, str], ...] = (), cut: bool = False,
+        headers: tuple[tuple[str, str], ...] = (), cut: bool = False, trickle: bool = False,
     ) -> None:  # fmt: skip
         latency = self.state.latency
         if latency > 0:
@@ -285,6 +308,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif cut:
             body = body[: len(body) // 2]
         self.log_request(status)
+        if trickle:
+            # A server that never stalls long enough for a read timeout, yet never finishes.
+            self.wfile.write(head)
+            pieces = 50
+            step = max(1, -(-len(body) // pieces))
+            pause = self.state.faults.config.trickle_seconds / pieces
+            for start in range(0, len(body), step):
+                if self.state.stopping.wait(pause):
+                    return
+                try:
+                    self.wfile.write(body[start:start + step])
+                    self.wfile.flush()
+                except OSError:
+                    return
+            return
         # One write per response: head and body in the same segment when they fit.
         self.wfile.write(head + body)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from courtflow.budget.rates import Rate, parse_rates
 from courtflow.sandbox.config import FaultConfig, SandboxConfig
-from courtflow.sandbox.faults import FaultPlan
+from courtflow.sandbox.faults import CycleMemory, FaultPlan
 from courtflow.sandbox.handler import PREFIX, SandboxHandler, log
 from courtflow.sandbox.index import Dataset
 from courtflow.sandbox.throttle import SlidingLogThrottle
@@ -48,6 +48,7 @@ class SandboxState:
         )
         self.usage_throttle = SlidingLogThrottle(parse_rates(config.api_usage_rates))
         self.faults = FaultPlan(config.faults)
+        self.cycles = CycleMemory()
         self.latency = config.latency_ms / 1000.0
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
@@ -86,6 +87,7 @@ class SandboxState:
 
     def set_faults(self, faults: FaultConfig) -> None:
         self.faults.configure(faults)
+        self.cycles = CycleMemory()  # a new configuration loops within its own walks
 
     def set_latency(self, milliseconds: float) -> None:
         self.latency = max(0.0, milliseconds) / 1000.0

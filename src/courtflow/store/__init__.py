@@ -10,6 +10,13 @@
 from courtflow.store.engine import is_sqlite, make_engine
 from courtflow.store.metadata import metadata
 from courtflow.store.migrate import current_revision, head_revision, upgrade
+from courtflow.store.rejects import (
+    PageStored,
+    RejectRow,
+    count_rejects,
+    list_rejects,
+    store_page,
+)
 from courtflow.store.state import (
     Checkpoint,
     advance_watermark,
@@ -29,7 +36,10 @@ from courtflow.store.upsert import count_rows, table_checksum, upsert_rows
 __all__ = [
     "RESOURCE_TABLES",
     "Checkpoint",
+    "PageStored",
+    "RejectRow",
     "advance_watermark",
+    "count_rejects",
     "count_rows",
     "current_revision",
     "get_checkpoint",
@@ -37,10 +47,12 @@ __all__ = [
     "head_revision",
     "is_sqlite",
     "list_checkpoints",
+    "list_rejects",
     "make_engine",
     "metadata",
     "resource_table",
     "save_checkpoint",
+    "store_page",
     "sync_checkpoints",
     "sync_watermarks",
     "table_checksum",

@@ -3,6 +3,21 @@
 CourtListener sends timestamps in America/Los_Angeles (``-08:00``, ``-07:00`` in
 summer); rows hold them as UTC. Related objects come as hyperlinks
 (``".../api/rest/v4/dockets/12/"``); typed columns keep the trailing id.
+
+What the target cannot hold as sent (the "poison record" rule, applied to every record):
+
+- NUL (U+0000) cannot be stored in PostgreSQL ``text`` or ``jsonb``: typed text columns
+  drop it; in the stored JSON record every NUL in a key or string becomes the six
+  characters ``\\u0000`` (visible, reversible). ``content_hash`` is taken over the record
+  as sent, so a sanitised record hashes as the server's content.
+- A typed value that does not fit its column (an integer beyond 64 bits, a date or time
+  PostgreSQL or Python cannot represent, a value of the wrong type) becomes NULL in that
+  typed column when converting leniently (:func:`partition_page`); the JSON record keeps
+  the original value.
+- A record is rejected whole (:class:`Rejected`, stored in ``sync_rejects``) when its key
+  or ordering cannot be stored: no usable ``id``, no ``date_modified`` that parses within
+  years 1..9999 UTC, an unpaired surrogate (not encodable as UTF-8), or nesting deeper
+  than :data:`MAX_DEPTH` levels.
 """
 
 from __future__ import annotations
@@ -38,6 +53,40 @@ def content_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
+# Deeper nesting than any CourtListener record has; deeper would risk the recursion
+# limits of json, PostgreSQL's jsonb parser and downstream readers.
+MAX_DEPTH = 64
+_INT64 = 2**63
+_NUL = "\x00"
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    """True if ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _escape_nul(value: Any) -> Any:
+    """``value`` with every NUL in keys and strings replaced by the text ``\\u0000``."""
+    if isinstance(value, str):
+        return value.replace(_NUL, "\\u0000")
+    if isinstance(value, dict):
+        return {_escape_nul(k): _escape_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_nul(v) for v in value]
+    return value
+
+
 def link_id(value: str) -> str | None:
     """``"http://host/api/rest/v4/dockets/12/"`` -> ``"12"``; None if not an API link."""
     match = _API_LINK.match(value)
@@ -59,22 +108,27 @@ def parse_timestamp(value: object) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("has no time zone offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range in UTC (year 1..9999)") from None
 
 
 def _to_int(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("is a boolean, expected an integer")
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value.strip()):
+        value = int(value)
     if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("is out of the 64-bit integer range")
         return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
     raise ValueError(f"is not an integer ({type(value).__name__})")
 
 
 def _to_text(value: object) -> str:
     if isinstance(value, str):
-        return value
+        return value.replace(_NUL, "")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"is not text ({type(value).__name__})")
@@ -130,13 +184,30 @@ def record_id(spec: ResourceSpec, record: Mapping[str, Any]) -> int | str:
         keys = ", ".join(sorted(record)[:12])
         raise BadPayloadError(f"{spec.name} record without field 'id' (fields: {keys})")
     if spec.key_type == "text":
-        if isinstance(raw, str):
+        if isinstance(raw, str) and _NUL not in raw:
             return raw
         raise _bad(spec, raw, "id", "is not text")
     try:
         return _to_int(raw)
     except ValueError as exc:
         raise _bad(spec, raw, "id", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the target cannot store: its key (if any), why, and the record as text."""
+
+    key: str | None
+    reason: str
+    raw: str
+
+
+def raw_text(record: object) -> str:
+    """The record as JSON text that any text column can hold (ASCII, NUL escaped)."""
+    try:
+        return json.dumps(record, sort_keys=True, ensure_ascii=True, default=repr)
+    except (ValueError, RecursionError):
+        return repr(record)[:100_000]
 
 
 @dataclass(frozen=True)
@@ -155,13 +226,19 @@ def convert_record(
     record: Mapping[str, Any],
     run_id: str | None,
     loaded_at: datetime,
+    *,
+    lenient: bool = False,
 ) -> Converted:
     """The table row for one API record (keys are the table's column names).
 
     Missing typed fields become NULL (``fields=``/``omit=`` may leave them out); a
     missing or unparsable ``date_modified`` is an error because ordering depends on it.
+    A typed value that does not fit its column is an error, or NULL when ``lenient``
+    (the JSON record keeps it). See the module docstring for NUL and other poison.
     """
     key = record_id(spec, record)
+    if _depth_exceeds(record, MAX_DEPTH):
+        raise _bad(spec, key, "(record)", f"nests deeper than {MAX_DEPTH} levels")
     row: dict[str, Any] = {"id": key}
     if not spec.timestamps:
         row["date_modified"], row["date_created"] = NO_TIMESTAMP, None
@@ -178,12 +255,22 @@ def convert_record(
         value = source_value(record, column.source)
         try:
             row[column.name] = convert_value(column, value)
-        except ValueError as exc:
-            raise _bad(spec, key, column.source, f"does not fit {column.type} ({exc})") \
-                from None
+        except (ValueError, OverflowError) as exc:
+            if not lenient:
+                raise _bad(spec, key, column.source, f"does not fit {column.type} ({exc})") \
+                    from None
+            row[column.name] = None
     text = canonical_json(record)
-    row["data"] = dict(record)
-    row["content_hash"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:
+        raise _bad(spec, key, "(record)", "holds an unpaired surrogate (not UTF-8)") from None
+    data: dict[str, Any] = dict(record)
+    if "\\u0000" in text:  # JSON writes NUL as \u0000; jsonb refuses it
+        data = _escape_nul(data)
+        text = canonical_json(data)
+    row["data"] = data
+    row["content_hash"] = digest
     row["run_id"] = run_id
     row["loaded_at"] = loaded_at
     return Converted(row, text)
@@ -232,6 +319,25 @@ def convert_page(
     """A page of records converted and deduplicated by id (newest version kept)."""
     converted = [convert_record(spec, r, run_id, loaded_at) for r in records]
     return _newest_by_id(converted, lambda item: item.row)
+
+
+def partition_page(
+    spec: ResourceSpec,
+    records: Sequence[Mapping[str, Any]],
+    run_id: str | None,
+    loaded_at: datetime,
+) -> tuple[list[Converted], list[Rejected]]:
+    """Lenient :func:`convert_page`: rows that can be stored, and the records that cannot."""
+    converted: list[Converted] = []
+    rejected: list[Rejected] = []
+    for record in records:
+        try:
+            converted.append(convert_record(spec, record, run_id, loaded_at, lenient=True))
+        except BadPayloadError as exc:
+            raw = record.get("id") if isinstance(record, Mapping) else None
+            key = None if raw is None else str(raw).replace(_NUL, "")[:200]
+            rejected.append(Rejected(key, str(exc), raw_text(record)))
+    return _newest_by_id(converted, lambda item: item.row), rejected
 
 
 def to_rows(

@@ -105,6 +105,21 @@ sync_watermarks = Table(
     Column("run_id", Text(), nullable=True),
 )
 
+# Records the target could not store as sent (courtflow.store.rejects).
+sync_rejects = Table(
+    "sync_rejects",
+    metadata,
+    Column("resource", Text(), primary_key=True),
+    Column("scope", Text(), primary_key=True, server_default=""),
+    Column("raw_hash", Text(), primary_key=True),
+    Column("record_key", Text(), nullable=True),
+    Column("reason", Text(), nullable=False),
+    Column("page_url", Text(), nullable=True),
+    Column("raw", Text(), nullable=False),
+    Column("run_id", Text(), nullable=True, index=True),
+    Column("rejected_at", UTCDateTime(), nullable=False),
+)
+
 # One row per export file a bootstrap loaded into one scope (courtflow.bootstrap): the
 # resume point (decompressed byte offset and line of the last committed chunk) and the
 # record that the load spent no API call (api_calls stays 0; the call ledger is untouched,
@@ -134,5 +149,6 @@ STORE_TABLES: tuple[str, ...] = (
     *(t.name for t in RESOURCE_TABLES.values()),
     sync_checkpoints.name,
     sync_watermarks.name,
+    sync_rejects.name,
     bulk_loads.name,
 )

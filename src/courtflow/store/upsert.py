@@ -134,7 +134,16 @@ def upsert_rows(
     """
     if not records:
         return 0
-    items = convert_page(spec, records, run_id, datetime.now(UTC))
+    return upsert_converted(conn, spec, convert_page(spec, records, run_id, datetime.now(UTC)),
+                            method=method)  # fmt: skip
+
+
+def upsert_converted(
+    conn: Connection, spec: ResourceSpec, items: list[Converted], *, method: Method = "auto"
+) -> int:
+    """Upsert rows already converted (and deduplicated by id); see :func:`upsert_rows`."""
+    if not items:
+        return 0
     table = resource_table(spec)
     dialect = conn.dialect.name
     if dialect == "sqlite":

@@ -287,7 +287,10 @@ def budget_run(installation: Installation, tmp_path_factory: pytest.TempPathFact
     from courtflow.observe.report import build_report
     from courtflow.store.engine import make_engine
 
-    faults = FaultConfig(p_503=0.15, p_429_burst=0.15, burst_retry_after=1, burst_length=1)
+    # broken_every: a few records with an unparsable date_modified, set aside in sync_rejects
+    # (the rejected_records metric) without stopping their window.
+    faults = FaultConfig(p_503=0.15, p_429_burst=0.15, burst_retry_after=1, burst_length=1,
+                         broken_every=23)
     # A 503 and a 429 with Retry-After early on, then a clean run.
     seed = fault_seed(faults, ["none", "503", "none", "429_burst", *["none"] * 12])
     config = SandboxConfig(tokens=(SECRET_TOKEN,), volumes={"dockets": 4000},
@@ -341,13 +344,17 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
             "SELECT resource, sum(pages) FROM sync_checkpoints GROUP BY 1")).all())
         done = dict(conn.execute(text("SELECT resource, bool_and(done) FROM sync_checkpoints "
                                       "GROUP BY 1")).all())  # fmt: skip
+        rejected = dict(conn.execute(text(
+            "SELECT resource, count(*) FROM sync_rejects GROUP BY 1")).all())  # fmt: skip
     engine.dispose()
+    assert sum(rejected.values()) >= 1  # the broken records were set aside, windows done
     assert pages["dockets"] >= 3 and done == {"dockets": True, "clusters": True}
     # The result covers the whole task, every stretch between deferrals, not the last.
     for resource, result in (("dockets", dockets), ("clusters", clusters)):
         assert (result["rows"], result["pages"], result["calls"]) == (
             stored[resource], pages[resource], calls[f"{resource}.sync"]), result
-        assert (result["resource"], result["scope"], result["rejected"]) == (resource, "", 0)
+        assert (result["resource"], result["scope"], result["rejected"]) == (
+            resource, "", rejected.get(resource, 0))
         assert (result["since"], result["until"]) == (
             "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00")
     # The Asset event carries the same totals for downstream DAGs.

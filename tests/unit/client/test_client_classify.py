@@ -20,6 +20,7 @@ from courtflow.errors import (
     CourtflowError,
     GoneError,
     NetworkError,
+    NotFoundError,
     ServerError,
     ThrottledError,
 )
@@ -47,7 +48,7 @@ def response(
         (400, None, BadRequestError),
         (401, None, AuthError),
         (403, None, AuthError),
-        (404, None, BadRequestError),
+        (404, None, NotFoundError),
         (405, None, BadRequestError),
         (408, None, NetworkError),
         (410, None, GoneError),

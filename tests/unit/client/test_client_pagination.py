@@ -10,7 +10,7 @@ import httpx
 import pytest
 from client_fakes import BASE, Harness, page
 
-from courtflow.errors import BadPayloadError
+from courtflow.errors import BadPayloadError, CursorLoopError
 from courtflow.resources import get_resource
 
 DOCKETS = get_resource("dockets")
@@ -101,9 +101,23 @@ def test_next_url_leaving_the_api_host_is_refused(make_harness: MakeHarness, for
 def test_next_url_pointing_to_itself_is_refused(make_harness: MakeHarness) -> None:
     h = make_harness()
     h.server.handler = lambda r: page([{"id": 1}], str(r.url))
-    with pytest.raises(BadPayloadError, match="points to itself"):
+    with pytest.raises(CursorLoopError, match="leads back to a page already fetched"):
         list(h.client.iter_pages(DOCKETS, resume_url=f"{BASE}/dockets/?cursor=a"))
     assert len(h.server.requests) == 1
+
+
+@pytest.mark.parametrize("length", [2, 3, 7])
+def test_a_cursor_cycle_of_any_length_is_refused_after_one_lap(
+    make_harness: MakeHarness, length: int
+) -> None:
+    h = make_harness()
+    cursors = [f"{BASE}/dockets/?cursor=c{i}" for i in range(length)]
+    h.server.script = [
+        page([{"id": i}], cursors[(i + 1) % length]) for i in range(length)
+    ]
+    with pytest.raises(CursorLoopError):
+        list(h.client.iter_pages(DOCKETS, resume_url=cursors[0]))
+    assert len(h.server.requests) == length
 
 
 def test_page_number_courts_follow_next_and_read_integer_count(make_harness: MakeHarness) -> None:

@@ -231,7 +231,7 @@ def test_metrics_md_documents_exactly_the_metrics_the_code_emits() -> None:
         if name.isupper() and isinstance(value, str) and value.startswith("courtlistener.")
     }  # fmt: skip
     parametrised = {m.ERRORS, m.BUDGET_REMAINING, m.ROWS_UPSERTED, m.PAGES, m.WATERMARK_LAG,
-                    m.BUDGET_ADMITTED, m.BUDGET_QUEUE_WAIT}  # fmt: skip
+                    m.BUDGET_ADMITTED, m.BUDGET_QUEUE_WAIT, m.REJECTED}  # fmt: skip
     expected = {c + (".<x>" if c in parametrised else "") for c in constants}
     documented = {re.sub(r"<[a-z_]+>", "<x>", n) for n in documented_names()}
     assert documented == expected

@@ -1,0 +1,1 @@
+"""The reliability suite: ``python -m reliability`` (``make reliability``)."""
