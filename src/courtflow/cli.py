@@ -519,10 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-keys", action="store_true", help="include every token's calls")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser(
-        "reset", help="clear checkpoints of a resource (or scope) so its windows are refetched"
-    )
-    p.add_argument("--resource", required=True, choices=sorted(RESOURCES))
+    p = command("reset", "clear checkpoints of a resource (or scope) so its windows are refetched")
+    p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
+                   help="the resource whose checkpoints to clear")  # fmt: skip
     p.add_argument("--filter", action="append", metavar="NAME=VALUE",
                    help="the scope's filters, as given to sync (default: the whole resource)")
     p.add_argument("--since", help="only windows ending after this instant")

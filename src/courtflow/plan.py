@@ -50,7 +50,7 @@ class PlanEstimate:
         return all(w.remaining > 0 for w in self.windows)
 
 
-class _Usage(Protocol):  # the fields of courtflow.budget.budget.WindowUsage read here
+class UsageLike(Protocol):  # the fields of courtflow.budget.budget.WindowUsage read here
     @property
     def rate(self) -> str: ...
 
@@ -67,7 +67,7 @@ class _Usage(Protocol):  # the fields of courtflow.budget.budget.WindowUsage rea
     def available_at(self) -> float: ...
 
 
-def plan_calls(calls: int, usage: Sequence[_Usage], now: float) -> PlanEstimate:
+def plan_calls(calls: int, usage: Sequence[UsageLike], now: float) -> PlanEstimate:
     """The budget time ``calls`` more calls need, given each window's usage at ``now``."""
     rooms = []
     for w in usage:

@@ -37,28 +37,15 @@ from rich.text import Text
 
 from courtflow.client.courtlistener import CourtListenerClient, RetryEvent
 from courtflow.client.gate import CallGate, CallReport, Ticket
+from courtflow.plan import UsageLike
 
 log = logging.getLogger("courtflow.progress")
-
-
-class _Usage(Protocol):
-    @property
-    def rate(self) -> str: ...
-
-    @property
-    def used(self) -> int: ...
-
-    @property
-    def limit(self) -> int: ...
-
-    @property
-    def remaining(self) -> int: ...
 
 
 class _Budget(Protocol):
     wait_listeners: list[Callable[[float, str], None]]
 
-    def usage(self) -> Sequence[_Usage]: ...
+    def usage(self) -> Sequence[UsageLike]: ...
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,10 @@ def test_an_unexpected_error_is_one_line_without_traceback_unless_verbose(
     quiet = courtflow("sync", "--resource", "dockets", *WINDOW, **env)
     assert quiet.returncode == 1
     assert "Traceback" not in quiet.stderr
-    (line,) = quiet.stderr.strip().splitlines()
-    assert line.startswith("error: unexpected") and "-v" in line
+    # Progress lines (stderr is not a terminal) come first; the error is one line.
+    errors = [ln for ln in quiet.stderr.strip().splitlines() if ln.startswith("error")]
+    assert len(errors) == 1 and quiet.stderr.strip().splitlines()[-1] == errors[0]
+    assert errors[0].startswith("error: unexpected") and "-v" in errors[0]
     verbose = courtflow("-v", "sync", "--resource", "dockets", *WINDOW, **env)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 

@@ -120,14 +120,15 @@ def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine
     assert "class incremental  last hour: admitted 3 (100%)" in text_view
 
 
-def test_rejects_are_counted_per_scope_once_the_table_exists(engine: Engine) -> None:
+def test_rejects_are_counted_per_scope(engine: Engine) -> None:
     _load_state(engine)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE sync_rejects (id INTEGER PRIMARY KEY, resource TEXT, "
-                          "scope TEXT, reason TEXT)"))  # fmt: skip
-        conn.execute(text("INSERT INTO sync_rejects (id, resource, scope, reason) VALUES "
-                          "(1, 'dockets', '', 'bad date'), (2, 'dockets', 'court=scotus', 'x'), "
-                          "(3, 'dockets', '', 'no id'), (4, 'people', '', 'x')"))  # fmt: skip
+        conn.execute(text("INSERT INTO sync_rejects (resource, scope, raw_hash, reason, raw,"
+                          " rejected_at) VALUES "
+                          "('dockets', '', 'h1', 'bad date', '{}', :t),"
+                          " ('dockets', 'court=scotus', 'h2', 'x', '{}', :t),"
+                          " ('dockets', '', 'h3', 'no id', '{}', :t),"
+                          " ('people', '', 'h4', 'x', '{}', :t)"), {"t": D})  # fmt: skip
         assert count_rejects(conn) == {("dockets", ""): 2, ("dockets", "court=scotus"): 1,
                                        ("people", ""): 1}  # fmt: skip
     status = gather_status(engine, RATES, budget_key=KEY)

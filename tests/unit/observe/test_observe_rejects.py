@@ -18,7 +18,7 @@ def test_rejected_records_are_counted_per_resource_and_nothing_is_sent_for_none(
 def test_the_report_shows_rejected_records_per_resource() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     data = ReportData(now, None, None, None, [], [], [], None, [], [], [], False,
-                      {"dockets": 2, "clusters": 1})  # fmt: skip
+                      rejects={"dockets": 2, "clusters": 1})  # fmt: skip
     page = render_html(data, [])
     assert 'id="rejected-records"' in page
     assert "<td class='l'>clusters</td><td>1</td>" in page
