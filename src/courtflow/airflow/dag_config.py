@@ -310,6 +310,9 @@ class PipelineConfig:
     # The budget priority class of the DAG's calls (interactive, incremental, backfill);
     # None: backfill in backfill runs, incremental otherwise.
     priority: str | None = None
+    # A scheduled run books its calls for the next run (courtflow.budget.bookings), so
+    # a backfill on the same token leaves it room to start at once.
+    book_next: bool = True
     sensor: SensorMode = "deferrable"
     sensor_poke_interval: timedelta = timedelta(seconds=60)
     sensor_timeout: timedelta = timedelta(hours=6)
@@ -347,7 +350,7 @@ class PipelineConfig:
         for key in ("max_active_runs", "max_active_tasks"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{self.dag_id}: {key} must be >= 1, got {getattr(self, key)}")
-        for key in ("catchup", "sequential"):
+        for key in ("catchup", "sequential", "book_next"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{self.dag_id}: {key} must be true or false, "
                                   f"got {getattr(self, key)!r}")  # fmt: skip

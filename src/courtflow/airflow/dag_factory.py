@@ -146,6 +146,7 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
             poll_interval=cfg.trigger_poll_interval.total_seconds(),
             min_deferral=cfg.min_deferral.total_seconds(),
             priority=resource.priority or cfg.priority,
+            book_next=cfg.book_next,
             pool=cfg.pool,
             outlets=[asset_for(resource.name)],
         )

@@ -133,6 +133,7 @@ class CourtListenerSyncOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         min_deferral: float = DEFAULT_MIN_DEFERRAL,
         priority: str | None = None,
+        book_next: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -143,6 +144,7 @@ class CourtListenerSyncOperator(BaseOperator):
 
             priority = parse_priority(priority)  # a typo fails at parse time too
         self.priority = priority
+        self.book_next = book_next
         self.resource = resource
         self.courtlistener_conn_id = courtlistener_conn_id
         self.since = since
@@ -215,6 +217,8 @@ class CourtListenerSyncOperator(BaseOperator):
                     totals = recorder.totals
                     calls = task_calls(pipeline.engine, dag_id=ti.dag_id, run_id=run_id,
                                        task_id=ti.task_id)  # fmt: skip
+                    if self.book_next:
+                        self._book_next(context, pipeline, priority, calls)
             except BudgetExhaustedError as exc:
                 self._defer(exc.available_at, exc.wait_seconds, window, deferrals, "budget full",
                             recorder.totals if recorder else carried,
@@ -238,6 +242,25 @@ class CourtListenerSyncOperator(BaseOperator):
             window, totals.pages, totals.rows, calls, deferrals, summary["try_number"],
         )  # fmt: skip
         return summary
+
+    def _book_next(
+        self, context: Context, pipeline: Pipeline, priority: str, calls: int
+    ) -> None:
+        """A scheduled run books this run's calls for the next one, and gives up what
+        the previous run booked for it. Best effort: the data is already stored."""
+        from courtflow.airflow.windows import next_run_due
+        from courtflow.budget.classes import BACKFILL
+
+        due = next_run_due(context)
+        try:
+            pipeline.budget.cancel_due_bookings()
+            if due is None or calls <= 0 or priority == BACKFILL:
+                return
+            pipeline.budget.book(calls, due)
+            self.log.info("booked %d %s calls for the next run, due %s", calls, priority,
+                          due.isoformat())  # fmt: skip
+        except Exception as exc:
+            self.log.warning("could not book the next run's calls: %s", type(exc).__name__)
 
     def _publish(self, context: Context, summary: Mapping[str, Any]) -> None:
         """The totals ride on the Asset event too, for downstream DAGs and the UI."""

@@ -78,3 +78,15 @@ def run_priority(dag_run: Any) -> str:
     from courtflow.budget.classes import BACKFILL, INCREMENTAL
 
     return BACKFILL if _run_type(dag_run) == "backfill" else INCREMENTAL
+
+
+def next_run_due(context: Mapping[str, Any]) -> datetime | None:
+    """When the next scheduled run of an interval timetable starts: this interval's end
+    plus its length. None for any other run (manual, backfill, asset, empty interval)."""
+    if _run_type(context.get("dag_run")) != "scheduled":
+        return None
+    start = _aware(context.get("data_interval_start"))
+    end = _aware(context.get("data_interval_end"))
+    if start is None or end is None or start >= end:
+        return None
+    return end + (end - start)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import DBAPIError
 
+from courtflow.budget.bookings import drop_spent, held_until, live_bookings, use_booking
 from courtflow.budget.classes import (
     DEFAULT_PRIORITY,
     DEFAULT_SHARE_SPAN,
@@ -36,6 +37,7 @@ from courtflow.budget.seqlog import (
     KEY,
     backs,
     blockers_from,
+    counted_from,
     newest_reserved_at,
     probe_columns,
     top_seq,
@@ -249,6 +251,15 @@ def admit_sqlite(
         # Back within its linger, a caller arrives now, like one without a ticket.
         waiting = me if me is not None and me.waiting_since is not None else None
         ahead = ahead_of(waiting, q.priority, q.rank, others, hungry, now)
+    held = None
+    if room and ahead == 0:
+        bookings = live_bookings(conn, key, now_dt)
+        if bookings:
+            held = held_until(
+                bookings, q.rank, rates, margin, now, top,
+                lambda back: _counted_from(conn, key, back, margin),
+            )  # fmt: skip
+            room = held is None
     if room and ahead == 0 and not q.peek:
         # A clock stepped back must not break "seq order is time order".
         stamp = now_dt if newest is None or newest <= now_dt else newest
@@ -262,6 +273,7 @@ def admit_sqlite(
             **ids,
         }
         call_id = conn.execute(_INSERT, values).scalar_one()
+        use_booking(conn, key, q.priority, now_dt)
         kept = None
         if q.queue and q.linger > 0:
             until = now_dt + timedelta(seconds=q.linger)
@@ -280,6 +292,8 @@ def admit_sqlite(
         wake = slot_at(_slots(conn, key, rates, ahead, margin), rates, ahead, now, margin)
         if blocked is not None:
             wake = max(wake, blocked.timestamp())
+        if held is not None:
+            wake = max(wake, held)
     ticket = me.ticket if me is not None else None
     if q.queue and math.isfinite(wake):
         lease = now_dt + timedelta(seconds=max(wake - now, q.hold) + q.grace)
@@ -299,6 +313,7 @@ def admit_sqlite(
                 update(_T).where(_T.c.id == me.ticket).values(lease_until=lease, turn_at=turn)
             )
         conn.execute(delete(_T).where(_T.c.budget_key == key, _T.c.lease_until <= now_dt))
+        drop_spent(conn, key, now_dt)
     return Seen(None, now_dt, blocked, server, blockers, ticket, ahead, wake)
 
 
@@ -350,6 +365,12 @@ def _hungry(conn: Connection, key: str, top: int | None, q: Queueing) -> frozens
     )
     counts = {str(p): int(n) for p, n in found}
     return starved(counts, span, q.shares)
+
+
+def _counted_from(conn: Connection, key: str, back: int, margin: float) -> float | None:
+    """When the row holding the call ``back`` calls before the newest counts from."""
+    reserved, reported = conn.execute(_probe(1), {"key": key, "back0": back}).one()
+    return counted_from(reserved, reported, margin)
 
 
 def _slots(

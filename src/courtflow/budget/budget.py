@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from courtflow.budget import external, ledger, margin, retention, seqlog
+from courtflow.budget import bookings, external, ledger, margin, retention, seqlog
 from courtflow.budget.admission import DEFAULT_GRACE, Queueing
 from courtflow.budget.classes import DEFAULT_SHARE_SPAN, parse_min_shares, parse_priority
 from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
@@ -346,6 +346,45 @@ class Budget:
                 ledger.release_ticket(conn, self.key, ticket)
         except Exception as exc:  # never mask the error that made the caller give up
             log.warning("could not release budget ticket %s: %s", ticket, type(exc).__name__)
+
+    def book(
+        self, calls: int, due: datetime, *, hold: float = bookings.DEFAULT_HOLD,
+        priority: str | None = None,
+    ) -> int:  # fmt: skip
+        """Keep room for ``calls`` calls of this budget's class (or ``priority``) at ``due``.
+
+        Lower classes leave that room free in every window that reaches ``due``; the
+        class's own admissions from a minute before ``due`` use it up, and ``hold``
+        seconds after ``due`` it lapses (:mod:`courtflow.budget.bookings`). Returns the
+        booking's id, for :meth:`cancel_booking`.
+        """
+        ids = {"run_id": self.run_id, "task_id": self.task_id, "dag_id": self.dag_id}
+
+        def add() -> int:
+            with self.engine.begin() as conn:
+                return bookings.book(
+                    conn, self.key, priority or self.priority, due, calls, hold=hold, ids=ids
+                )
+
+        return self._db(add, "booking")
+
+    def cancel_booking(self, booking: int) -> None:
+        """Give a booking up: its run is done or will not come."""
+
+        def cancel() -> None:
+            with self.engine.begin() as conn:
+                bookings.cancel(conn, self.key, booking)
+
+        self._db(cancel, "booking")
+
+    def cancel_due_bookings(self) -> int:
+        """Give up this task's bookings that are due (made for this run by the last one)."""
+
+        def cancel() -> int:
+            with self.engine.begin() as conn:
+                return bookings.cancel_due(conn, self.key, self.dag_id, self.task_id)
+
+        return self._db(cancel, "booking")
 
     def current_margin(self) -> float:
         """The margin in force: fixed, or learned from the ledger (re-read every 2 s)."""

@@ -6,6 +6,8 @@
   that every worker honours, and the user rates the server last reported.
 - ``api_budget_tickets``: one row per caller waiting for room: its priority class and
   arrival fix its place in the queue; its lease expires if the caller dies.
+- ``api_budget_bookings``: calls a higher class expects to need at a known moment (a
+  scheduled run): lower classes leave that room free (``0009_bookings``).
 - ``api_call_metrics``: the reference design's hourly counters, kept as an idempotent
   roll-up of the ledger for dashboards (never used to decide).
 """
@@ -116,6 +118,28 @@ api_budget_tickets = Table(
     Column("task_id", Text(), nullable=True),
 )
 Index("ix_api_budget_tickets_budget_key", api_budget_tickets.c.budget_key)
+
+api_budget_bookings = Table(
+    "api_budget_bookings",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("budget_key", Text(), nullable=False),
+    Column("priority", Text(), nullable=False),
+    Column("rank", Integer(), nullable=False),
+    # When the calls are expected, and how many are still to come: each admission of
+    # the class from shortly before due_at takes one off.
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("need", Integer(), nullable=False),
+    # Past this the booking holds nothing (its run never came, or came without using it).
+    Column("lease_until", UTCDateTime(), nullable=False),
+    Column("booked_at", UTCDateTime(), nullable=False),
+    Column("run_id", Text(), nullable=True),
+    Column("task_id", Text(), nullable=True),
+    Column("dag_id", Text(), nullable=True),
+)
+Index("ix_api_budget_bookings_budget_key", api_budget_bookings.c.budget_key)
 
 api_call_metrics = Table(
     "api_call_metrics",

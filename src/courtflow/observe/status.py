@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, column, func, inspect, literal, or_, select, table
 
 from courtflow.budget import ledger
+from courtflow.budget.bookings import Booked, booked
 from courtflow.budget.budget import Budget
 from courtflow.budget.classes import ClassStats, class_stats
 from courtflow.budget.rates import Rate
@@ -108,6 +109,8 @@ class TokenStatus:
     server_rates: str | None  # the rates api-usage/ last reported
     # Admissions and queue waits per priority class over the last CLASS_PERIOD.
     classes: tuple[ClassStats, ...] = ()
+    # Room kept for higher classes' scheduled runs (courtflow.budget.bookings).
+    bookings: tuple[Booked, ...] = ()
 
     @property
     def room(self) -> str:
@@ -263,7 +266,9 @@ def token_statuses(
             until, reason = None, None  # an expired block holds nobody
         since = datetime.fromtimestamp(now, UTC) - CLASS_PERIOD
         classes = class_stats(engine, key, since)
-        out.append(TokenStatus(key, tuple(windows), until, reason, server, classes))
+        with engine.connect() as conn:
+            held = booked(conn, key)
+        out.append(TokenStatus(key, tuple(windows), until, reason, server, classes, held))
     return tuple(out)
 
 

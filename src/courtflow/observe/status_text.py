@@ -49,6 +49,12 @@ def _token_lines(t: TokenStatus) -> list[str]:
             f"queued {c.queued}, wait p50 {c.wait_p50_ms:.0f} ms p95 {c.wait_p95_ms:.0f} ms, "
             f"waiting now {c.waiting}"
         )
+    for b in t.bookings:
+        owner = ".".join(x for x in (b.dag_id, b.task_id) if x) or "-"
+        lines.append(
+            f"    booked {b.need} {b.priority} call(s) due {_ts(b.due_at)} "
+            f"(held until {_ts(b.lease_until)}; {owner})"
+        )
     return lines
 
 

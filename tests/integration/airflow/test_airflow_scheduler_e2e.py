@@ -109,6 +109,7 @@ def test_two_dags_share_one_budget_under_the_scheduler_with_no_429_and_deferred_
             listening = services.listening()
             stats = sandbox.stats()
             calls, statuses = ledger_summary(target_url)
+            booked = bookings_summary(target_url)
     finally:
         services.stop()
         databases.drop_all()
@@ -128,6 +129,11 @@ def test_two_dags_share_one_budget_under_the_scheduler_with_no_429_and_deferred_
     assert seen["triggers"] >= 1
     trigger_logs = list((home / "logs").rglob("*.trigger.*.log"))
     assert any("has room after" in p.read_text(errors="replace") for p in trigger_logs)
+    # Each sync task booked its calls for the next hourly run, due when that run starts.
+    assert {(d, t) for d, t, _, _, _ in booked} == {
+        (d, f"{r}.sync") for d, names in resources.items() for r in names}, booked
+    assert all(p == "incremental" and need > 0 and due == hour + timedelta(hours=1)
+               for _, _, p, need, due in booked), booked  # fmt: skip
 
 
 def watch_runs(services: Services, metadata_url: str, dag_ids: set[str]) -> dict[str, Any]:
@@ -163,6 +169,18 @@ def watch_runs(services: Services, metadata_url: str, dag_ids: set[str]) -> dict
     finally:
         engine.dispose()
     return {"runs": runs, "deferred": deferred, "triggers": triggers, "tries": tries}
+
+
+def bookings_summary(target_url: str) -> list[tuple[str, str, str, int, datetime]]:
+    engine = create_engine(target_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT dag_id, task_id, priority, need, due_at FROM api_budget_bookings"
+            )).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    return [(d, t, p, int(n), due) for d, t, p, n, due in rows]
 
 
 def ledger_summary(target_url: str) -> tuple[int, set[int]]:

@@ -70,6 +70,8 @@ def _spend(engine: Engine) -> None:
         budget.report(ticket, CallReport(status=status, outcome=outcome, duration_ms=5.0))  # type: ignore[arg-type]
     budget.throttled(120.0)  # a Retry-After every worker must honour
     Budget(engine, OTHER, RATES, safety_margin=0.0).reserve("clusters/")
+    hourly = Budget(engine, KEY, RATES, dag_id="hourly", task_id="dockets.sync")
+    hourly.book(4, datetime.now(UTC) + timedelta(minutes=30))  # the next scheduled run
 
 
 def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine) -> None:
@@ -107,6 +109,8 @@ def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine
     classes = {c.priority: c for c in token.classes}
     assert list(classes)[:3] == ["interactive", "incremental", "backfill"]
     assert (classes["incremental"].admitted, classes["backfill"].admitted) == (3, 0)
+    (booking,) = token.bookings
+    assert (booking.priority, booking.need, booking.task_id) == ("incremental", 4, "dockets.sync")
 
     # Every key when none is named; the JSON and the text carry the same facts.
     every = gather_status(engine, RATES, safety_margin=0.0, now=now)
@@ -118,6 +122,8 @@ def test_status_shows_loads_budget_throttles_and_no_rejects_table(engine: Engine
     assert "dockets?court=scotus" in text_view and "OPEN" in text_view
     assert "BLOCKED until" in text_view and "429s in the last 24 h: 1" in text_view
     assert "class incremental  last hour: admitted 3 (100%)" in text_view
+    assert "booked 4 incremental call(s) due " in text_view and "hourly.dockets.sync" in text_view
+    assert doc["tokens"][0]["bookings"][0]["need"] == 4
 
 
 def test_rejects_are_counted_per_scope(engine: Engine) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from courtflow.airflow.windows import resolve_window
+from courtflow.airflow.windows import next_run_due, resolve_window
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -75,3 +75,17 @@ def test_naive_and_string_bounds_are_utc() -> None:
             data_interval_end=datetime(2024, 3, 1, 1))
     w = resolve_window(c, watermark=None, default_start=START, now=NOW)
     assert (w.start, w.end) == (d(2024, 3, 1), d(2024, 3, 1, 1))
+
+
+def test_the_next_scheduled_run_is_due_one_interval_after_this_one_ends() -> None:
+    c = ctx("scheduled", data_interval_start=d(2024, 3, 1), data_interval_end=d(2024, 3, 1, 1))
+    assert next_run_due(c) == d(2024, 3, 1, 2)
+
+
+def test_only_scheduled_runs_with_an_interval_have_a_next_run_to_book() -> None:
+    interval = {"data_interval_start": d(2024, 3, 1), "data_interval_end": d(2024, 3, 1, 1)}
+    for run_type in ("manual", "backfill", "asset_triggered"):
+        assert next_run_due(ctx(run_type, **interval)) is None
+    empty = {"data_interval_start": d(2024, 3, 1), "data_interval_end": d(2024, 3, 1)}
+    assert next_run_due(ctx("scheduled", **empty)) is None
+    assert next_run_due(ctx("scheduled")) is None
