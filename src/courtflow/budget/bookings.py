@@ -5,11 +5,17 @@ that arrives while a backfill keeps every window full waits for the backfill's c
 leave them (up to a whole window), where alone it would have found the windows' burst
 free. A scheduled run knows when the next one is due, so it books: "``need`` calls of
 ``incremental`` at ``due_at``". From then on a lower class is admitted only when its
-call will have left each window by the due time, or leaves that window at least the
-booked room free then. The booked class's admissions from a minute before the due time
-use the booking up; past ``lease_until`` (the run never came, or needed less) it holds
-nothing. So the backfill gives up about the booked calls, no more, and only in the
-windows that reach the due time.
+call will have left each window by the due time, or leaves that window room for the
+booked run's first burst then (``min(need, smallest limit)``: what it takes at once;
+its later calls come as calls leave the windows, and its class puts it first in line).
+The booked class's admissions from a minute before the due time use the booking up;
+past ``lease_until`` (the run never came, or needed less) it holds nothing. So the
+backfill gives up about one burst, once per booking, and only in the windows that
+reach the due time.
+
+Any rule that lets the increment start at once must leave a burst's worth of a full
+window idle before it: where every window allows the same sustained rate (``5/5s`` and
+``30/30s``), that idle room is lost for good (about 5 calls per booking there).
 
 The rule runs in ``courtflow_admit()`` on PostgreSQL (migration ``0009_bookings``) and in
 :func:`held_until` on SQLite, under the budget key's lock like every admission.
@@ -70,9 +76,11 @@ def held_until(
     newest counts from (None: the log holds fewer calls). Same rule as
     ``courtflow_admit()``: for each live booking of a higher rank and each rate whose
     window, started now, reaches the due time, the call may go only if at
-    ``max(due, now)`` that window holds at most ``limit - min(need, limit) - 1`` calls.
+    ``max(due, now)`` that window holds at most ``limit - burst - 1`` calls, where the
+    burst is ``min(need, smallest limit)``: what the booked run takes at once.
     """
     wake: float | None = None
+    burst_cap = min((r.limit for r in rates if r.limit > 0), default=0)
     for b in bookings:
         if b.rank <= my_rank or b.need <= 0 or b.lease_until <= now:
             continue
@@ -81,7 +89,7 @@ def held_until(
             window = rate.period + margin
             if rate.limit <= 0 or now + window <= b.due_at:
                 continue
-            keep = rate.limit - min(b.need, rate.limit) - 1  # others' calls allowed at ref
+            keep = rate.limit - min(b.need, burst_cap) - 1  # others' calls allowed at ref
             if keep < 0:
                 until = min(b.lease_until, ref + window)
             else:

@@ -36,24 +36,30 @@ _DECLARE_MORE = """    v_target bigint;
     v_k integer;
     v_held boolean := false;
     v_bwake timestamptz;
+    v_burst integer;
 BEGIN
 """
 
 _BEFORE_ADMIT = "    IF v_room AND o_ahead = 0 AND NOT p_peek THEN\n"
 # A call of a lower class made now still counts in window i at the booking's due time
 # when now + window > due. Then it may go only if, at max(due, now), window i keeps the
-# booking's need (at most the limit) free: the k+1-th newest call (k = limit - need - 1)
-# must have left the window by then. Otherwise the caller waits until it has.
+# booking's first burst free: min(need, the smallest limit), what the booked run takes at
+# once; its later calls come as calls leave the windows, first in line by class. So the
+# k+1-th newest call (k = limit - burst - 1) must have left the window by then;
+# otherwise the caller waits until it has.
 _HOLD = """    -- Bookings of higher classes keep their room (0009_bookings).
     IF v_room AND o_ahead = 0 THEN
         FOR v_bk IN SELECT b.due_at, b.need, b.lease_until FROM api_budget_bookings b
                      WHERE b.budget_key = p_key AND b.rank > p_rank AND b.need > 0
                        AND b.lease_until > o_now LOOP
+            IF v_burst IS NULL THEN
+                SELECT min(x) INTO v_burst FROM unnest(p_limits) AS x WHERE x > 0;
+            END IF;
             v_ref := greatest(v_bk.due_at, o_now);
             FOR i IN 1 .. coalesce(array_length(p_limits, 1), 0) LOOP
                 CONTINUE WHEN p_limits[i] <= 0
                     OR o_now + make_interval(secs => p_windows[i]) <= v_bk.due_at;
-                v_k := p_limits[i] - least(v_bk.need, p_limits[i]) - 1;
+                v_k := p_limits[i] - least(v_bk.need, v_burst) - 1;
                 IF v_k < 0 THEN
                     v_held := true;
                     v_bwake := greatest(v_bwake, least(v_bk.lease_until,
