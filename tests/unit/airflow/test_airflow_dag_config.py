@@ -51,6 +51,7 @@ def test_defaults_are_an_hourly_dag_of_the_default_resources() -> None:
     ({"dag_id": "cl", "sensor": "sometimes"}, "sensor"),
     ({"dag_id": "cl", "schedule": 0}, "positive"),
     ({"dag_id": "cl", "catchup": "no"}, "true or false"),
+    ({"dag_id": "cl", "book_next": "sometimes"}, "true or false"),
     ({"dag_id": "bad id"}, "dag_id"),
     ({"schedule": "1h"}, "dag_id"),
     ({"dag_id": "cl", "start_date": "yesterday"}, "ISO 8601"),
@@ -59,6 +60,11 @@ def test_mistakes_are_config_errors_naming_the_problem(data: dict[str, object], 
                                                        ) -> None:  # fmt: skip
     with pytest.raises(ConfigError, match=message):
         PipelineConfig.from_mapping(data)
+
+
+def test_scheduled_runs_book_the_next_by_default() -> None:
+    assert PipelineConfig.from_mapping({"dag_id": "cl"}).book_next
+    assert not PipelineConfig.from_mapping({"dag_id": "cl", "book_next": False}).book_next
 
 
 def test_schedule_none_is_allowed_for_manual_or_asset_triggered_dags() -> None:

@@ -51,6 +51,13 @@ def test_only_the_sync_task_takes_a_slot_of_the_api_pool() -> None:
     assert dag.get_task("dockets.wait_for_budget").pool == "default_pool"
 
 
+def test_sync_tasks_book_the_next_run_unless_told_not_to() -> None:
+    assert build_dag({"dag_id": "c1", "resources": ["dockets"]}).get_task(
+        "dockets.sync").book_next  # fmt: skip
+    assert not build_dag({"dag_id": "c2", "resources": ["dockets"], "book_next": False}).get_task(
+        "dockets.sync").book_next  # fmt: skip
+
+
 def test_schedule_is_an_interval_timetable_so_runs_have_real_data_intervals() -> None:
     from airflow.sdk import DeltaDataIntervalTimetable
 
