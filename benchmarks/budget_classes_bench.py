@@ -1,8 +1,8 @@
 """Fair sharing: a backfill saturates the budget while an increment runs; side by side.
 
-    .venv/bin/python -m benchmarks.budget_classes_bench [--seconds 180] [--rates 5/5s,30/30s] [--quick]
+    .venv/bin/python -m benchmarks.budget_classes_bench [--seconds 180] [--quick]
 
-The sandbox throttles at ``--rates`` (default ``5/5s,30/30s``). Eight backfill workers
+The sandbox throttles at ``--rates RATES`` (default ``5/5s,30/30s``). Eight backfill workers
 (2 processes x 4 threads, class ``backfill``: reserve -> GET dockets/ -> report) keep the
 budget saturated for ``--seconds``; half-way through, an increment (a real
 ``sync_window`` of ten pages of clusters, class ``incremental``) starts in this process.

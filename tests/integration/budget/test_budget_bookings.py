@@ -124,7 +124,7 @@ def test_a_due_booking_keeps_a_standing_reserve_until_used(
     ("calls", "due", "hold", "problem"),
     [
         (0, datetime(2030, 1, 1, tzinfo=UTC), 60.0, "at least one call"),
-        (3, datetime(2030, 1, 1), 60.0, "time zone"),  # noqa: DTZ001
+        (3, datetime(2030, 1, 1), 60.0, "time zone"),
         (3, datetime(2030, 1, 1, tzinfo=UTC), 0.0, "hold"),
     ],
 )
