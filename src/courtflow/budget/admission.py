@@ -358,8 +358,9 @@ def _hungry(conn: Connection, key: str, top: int | None, q: Queueing) -> frozens
         return frozenset()
     span = min(q.share_span, int(top))
     priority = func.coalesce(_L.c.priority, DEFAULT_PRIORITY)
+    # Rows weigh their calls (usage made elsewhere is one row of many), as on PostgreSQL.
     found = conn.execute(
-        select(priority, func.count())
+        select(priority, func.sum(_L.c.weight))
         .where(_L.c.budget_key == key, _L.c.seq > int(top) - span)
         .group_by(priority)
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from courtflow.budget import ledger
+from courtflow.budget import ledger, seqlog
 from courtflow.budget.admission import Queueing
 from courtflow.budget.budget import Budget
 from courtflow.budget.classes import BACKFILL, INCREMENTAL, INTERACTIVE, class_stats
@@ -231,3 +231,19 @@ def test_a_long_wait_keeps_the_ticket_for_the_deferred_caller(
     assert live_tickets(budget_engine, key) == {BACKFILL: 1}  # its claim between calls
     budget.close()
     assert live_tickets(budget_engine, key) == {}
+
+
+def test_minimum_shares_weigh_usage_made_elsewhere_by_its_calls(
+    budget_engine: Engine, key: str
+) -> None:
+    # 90 calls made elsewhere (one row; classless rows count as incremental), then 10
+    # backfill calls: incremental had 90 of the last 100, well above a 0.5 share.
+    with budget_engine.begin() as conn:
+        seqlog.insert_external(conn, key, ledger.db_now(conn) - timedelta(seconds=1), 90)
+    for _ in range(10):
+        assert attempt(budget_engine, key, Queueing(BACKFILL)).granted
+    waiting = attempt(budget_engine, key, Queueing(INTERACTIVE, queue=True, peek=True, hold=60.0))
+    assert waiting.ticket is not None
+    shares = ((INCREMENTAL, 0.5),)
+    r = attempt(budget_engine, key, Queueing(INCREMENTAL, shares=shares))
+    assert not r.granted and r.ahead == 1  # not starved: it waits behind interactive
