@@ -40,6 +40,26 @@ def airflow_env(home: Path, dags: Path, extra: Mapping[str, str] | None = None,
     return env
 
 
+def scheduler_env(home: Path, dags: Path, *, metadata_url: str, api_port: int, name: str,
+                  extra: Mapping[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """:func:`airflow_env` for a whole deployment on loopback: scheduler, dag-processor,
+    triggerer and api-server on PostgreSQL metadata, DAGs unpaused, quick polling.
+    ``name`` keeps the JWT secret apart per deployment; ``extra`` adds the executor's."""
+    return airflow_env(home, dags, metadata_url=metadata_url, extra={
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": f"courtflow-{name}",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        **(extra or {}),
+    })  # fmt: skip
+
+
 def connection(conn_type: str = "courtlistener", **fields: Any) -> str:
     """An ``AIRFLOW_CONN_<ID>`` value (Airflow's JSON connection format)."""
     return json.dumps({"conn_type": conn_type, **fields})

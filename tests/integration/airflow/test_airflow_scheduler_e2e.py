@@ -25,10 +25,10 @@ from airflow_support import (
     AIRFLOW,
     PgDatabases,
     Services,
-    airflow_env,
     connection,
     free_port,
     run,
+    scheduler_env,
     write_dag,
 )
 from sqlalchemy import create_engine, text
@@ -75,19 +75,9 @@ def test_two_dags_share_one_budget_under_the_scheduler_with_no_429_and_deferred_
         target_url = databases.create()
         with start_sandbox(sandbox_config) as sandbox:
             api_port = free_port()
-            env = airflow_env(home, dags, metadata_url=metadata_url, extra={
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,
+            env = scheduler_env(home, dags, metadata_url=metadata_url, api_port=api_port,
+                                name="e2e-" + tmp_path.name, extra={
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "8",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
-                    f"http://127.0.0.1:{api_port}/execution/",
-                "AIRFLOW__API__HOST": "127.0.0.1",
-                "AIRFLOW__API__PORT": str(api_port),
-                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-                "AIRFLOW__API_AUTH__JWT_SECRET": "courtflow-e2e-" + tmp_path.name,
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
                     host=sandbox.url, password=DEMO_TOKEN,
                     extra={"database_url": target_url, "rates": ",".join(RATES)}),
