@@ -481,9 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every token's budget, not only the configured token's")  # fmt: skip
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser(
+    p = command(
         "bootstrap",
-        help="first load from CourtListener's bulk CSV exports (no API call), then set "
+        "first load from CourtListener's bulk CSV exports (no API call), then set "
         "the watermark so sync continues from the export's date",
     )
     p.add_argument(
@@ -501,7 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the watermark is the export's date minus this (default 1d)")
     p.add_argument("--force", action="store_true", help="reload files loaded before")
     p.add_argument("--run-id", help="run id recorded with every row (default: new)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--chunk-mb", type=float, default=8.0,
                    help="decompressed megabytes per transaction (default 8)")
     p.set_defaults(func=cmd_bootstrap)
