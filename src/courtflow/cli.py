@@ -18,6 +18,7 @@ from typing import Any
 
 from courtflow import __version__
 from courtflow.budget import ledger
+from courtflow.budget.budget import Budget
 from courtflow.client.gate import CallGate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
@@ -89,6 +90,10 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     spec, scope = _scope(args)
     window = _window(args)
     run_id, task_id = _ids(args, "sync", spec)
+    started = datetime.now(UTC)
+    every = parse_overlap(args.book_next, "--book-next") if args.book_next else None
+    if every is not None and every <= timedelta(0):
+        raise FatalError("--book-next must be a positive duration such as 1h")
     with (
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
         open_progress(f"sync {scope.label}", enabled=not args.quiet,
@@ -110,6 +115,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
         )
         summary = summarize(p.engine, [spec], run_ids=[run_id])
+        if every is not None:
+            _book_next(args, p.budget, result.calls, started + every)
     _say(
         args,
         f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
@@ -121,6 +128,16 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
+
+
+def _book_next(args: argparse.Namespace, budget: Budget, calls: int, due: datetime) -> None:
+    """A run started by a scheduler (cron) books its calls for the next one, and gives
+    up what the previous run booked for it (courtflow.budget.bookings)."""
+    budget.cancel_due_bookings()
+    if calls > 0:
+        budget.book(calls, due)
+        _say(args, f"booked {calls} {budget.priority} calls for the next run, due "
+                   f"{due.isoformat(timespec='seconds')}")  # fmt: skip
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
@@ -346,9 +363,9 @@ def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )  # fmt: skip
 
 
-def parse_overlap(text: str) -> timedelta:
-    """``1d``, ``12h``, ``30m``, ``90s`` or ``0``: how far before the export's date the
-    API resumes."""
+def parse_overlap(text: str, option: str = "--overlap") -> timedelta:
+    """``1d``, ``12h``, ``30m``, ``90s`` or ``0``: a duration given to ``option`` (by
+    default how far before the export's date the API resumes)."""
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
     value = text.strip().lower()
     try:
@@ -357,10 +374,10 @@ def parse_overlap(text: str) -> timedelta:
         number = float(value[:-1])
         seconds = number * units[value[-1]]
     except (KeyError, ValueError, IndexError):
-        raise FatalError(f"--overlap {text!r}: expected a duration such as 1d, 12h or 30m") \
+        raise FatalError(f"{option} {text!r}: expected a duration such as 1d, 12h or 30m") \
             from None
     if seconds < 0:
-        raise FatalError(f"--overlap {text!r} must not be negative")
+        raise FatalError(f"{option} {text!r} must not be negative")
     return timedelta(seconds=seconds)
 
 
@@ -462,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
+    p.add_argument(
+        "--book-next", metavar="DURATION",
+        help="run from a scheduler every DURATION (1h): book this run's calls for the next "
+        "one, so a backfill on the same token leaves it room to start at once",
+    )  # fmt: skip
     p.set_defaults(func=cmd_sync)
 
     p = command("backfill", "sync a long range window by window; resumable")

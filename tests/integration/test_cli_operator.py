@@ -181,3 +181,32 @@ def test_plan_says_now_when_the_budget_has_room(tmp_path: Path) -> None:
                    "2024-01-15", env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "room now" in done.stdout and "budget: room now for all" in done.stdout
+
+
+def test_a_sync_run_from_cron_books_its_calls_for_the_next_run(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, text
+
+    sandbox.state.reset_throttle()
+    db = tmp_path / "cron.sqlite"
+    env = environment(sandbox.url, db)
+    before = datetime.now(UTC)
+    done = cli("sync", "--resource", "clusters", "--since", "2024-01-01", "--until",
+               "2024-01-20", "--book-next", "1h", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    calls = json.loads(done.stdout.strip().splitlines()[-1])["api_calls"]
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        ((priority, need, due),) = conn.execute(
+            text("SELECT priority, need, due_at FROM api_budget_bookings")).all()  # fmt: skip
+    engine.dispose()
+    due_at = datetime.fromisoformat(str(due)).replace(tzinfo=UTC)
+    assert priority == "incremental" and need == calls > 0
+    assert before + timedelta(hours=1) <= due_at <= datetime.now(UTC) + timedelta(hours=1)
+    assert "booked" in done.stderr
+    bad = cli("sync", "--resource", "clusters", "--since", "2024-01-01", "--book-next", "soon",
+              env=env)  # fmt: skip
+    assert bad.returncode != 0 and "--book-next 'soon'" in bad.stderr
