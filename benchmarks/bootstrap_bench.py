@@ -8,7 +8,8 @@ Side by side, on one synthetic ``dockets-<date>.csv.bz2`` in the exact export di
 (a) ``courtflow bootstrap``'s path into an empty, migrated target: bzip2 streamed and
     cut into chunks, COPY into the staging table, merge into ``cl_dockets`` (typed
     columns, JSON record, content hash, indexes) with the never-older guard, one
-    transaction and one resume checkpoint per chunk;
+    transaction and one resume checkpoint per chunk, two chunks at once on two
+    connections (the default; ``--connections`` to compare);
 (b) a raw ``COPY`` of the same file, decompressed beforehand (not timed), into a plain
     table of the export's columns without indexes: the floor for loading at all;
 (c) the API path's ceiling under a 5,000/hour budget: 20 rows a call, 100,000 rows/hour;
@@ -234,13 +235,14 @@ def streamed_copy(url: str, path: Path) -> Run:
     return run
 
 
-def courtflow_load(url: str, path: Path, chunk_bytes: int) -> Run:
+def courtflow_load(url: str, path: Path, chunk_bytes: int, connections: int = 2) -> Run:
     """(a): the bootstrap into an empty, migrated table."""
     engine = make_engine(url)
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE cl_dockets, bulk_loads, sync_watermarks"))
-    options = BootstrapOptions(progress=False, run_id="bench", chunk_bytes=chunk_bytes)
+    options = BootstrapOptions(progress=False, run_id="bench", chunk_bytes=chunk_bytes,
+                               connections=connections)  # fmt: skip
 
     def work() -> int:
         [result] = bootstrap(engine, [str(path)], options)
@@ -263,6 +265,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-mb", type=int, default=BootstrapOptions().chunk_bytes >> 20)
+    parser.add_argument("--connections", type=int, default=BootstrapOptions().connections)
     args = parser.parse_args()
     folder = Path(tempfile.gettempdir()) / "courtflow-bench"
     path = export_file(args.rows, folder)
@@ -270,7 +273,7 @@ def main() -> int:
     decompressed = decompress_only(path)
     with database() as url:
         before = raw_copy(url, plain)
-        ours = courtflow_load(url, path, args.chunk_mb << 20)
+        ours = courtflow_load(url, path, args.chunk_mb << 20, args.connections)
         streamed = streamed_copy(url, path)
         after = raw_copy(url, plain)
     for name, run in (("(a)", ours), ("(b)", before), ("(b)", after), ("(e)", streamed)):
@@ -285,7 +288,8 @@ def main() -> int:
     n, api = args.rows, API_ROWS_PER_HOUR / 3600
     floor = n / raw.wall
     print(f"\n{n:,} docket rows, {path.stat().st_size / 1e6:.0f} MB bz2, "
-          f"{plain.stat().st_size / 1e6:.0f} MB csv; {args.chunk_mb} MB chunks; "
+          f"{plain.stat().st_size / 1e6:.0f} MB csv; {args.chunk_mb} MB chunks, "
+          f"{args.connections} connection(s); "
           f"load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     print(f"{'path':<64} {'seconds':>8} {'rows/s':>10} {'vs raw COPY':>12}")
     table = [

@@ -346,6 +346,15 @@ class _Chunks:
                     tail = settle()
                 if failure is not None:
                     raise failure
+        except BaseException:
+            # Leaving early (an error of ours, an interrupt): the chunks still in flight
+            # end first, and ``progress`` is the checkpoint of the last one committed,
+            # so a failed load's saved position is never behind a committed chunk.
+            for slot, future in inflight:
+                future.exception()
+                if slot.progress is not None:
+                    self.progress = slot.progress
+            raise
         finally:
             for conn in opened:
                 conn.close()
