@@ -109,6 +109,8 @@ class PgLoader:
         self._merge = self._merge_statement(dedupe=False)
         self._merge_deduped = self._merge_statement(dedupe=True)
         # Plain INSERTs until the first chunk that meets a stored id (see the docstring).
+        # Shared by the load's connections: one that read it before another cleared it
+        # only spends one more failed attempt.
         self._inserting = True
 
     def _merge_statement(self, *, dedupe: bool, merge: bool = True) -> Any:
