@@ -398,6 +398,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         force=args.force,
         progress=not args.quiet,
         chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))),
+        connections=max(1, args.connections),
     )
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -525,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="run id recorded with every row (default: new)")
     p.add_argument("--chunk-mb", type=float, default=8.0,
                    help="decompressed megabytes per transaction (default 8)")
+    p.add_argument("--connections", type=int, default=2,
+                   help="PostgreSQL: chunks merged at once, one connection each (default 2)")
     p.set_defaults(func=cmd_bootstrap)
 
     p = command("budget", "show used/limit/remaining per window")

@@ -7,13 +7,29 @@ resumes after the last committed one (a finished file is skipped). At the end th
 scope's watermark moves to the export's date minus ``overlap`` (never backwards), so the
 next API window starts where the export ended. No API call is made or reserved.
 
+On PostgreSQL, ``connections`` chunks are merged at once, each on its own connection
+(the merge is one server process per statement: a second one uses the second core).
+Commits stay in file order: a chunk saves its checkpoint only after the chunk before it
+has committed, and from that chunk's checkpoint, so a saved checkpoint always ends a
+contiguous run of committed chunks and no chunk after it is committed. Which of two
+versions of a row wins does not depend on commit order (the never-older guard is a
+total order on ``date_modified`` and the hash, and ``ON CONFLICT`` waits for and then
+sees the other transaction's row). A chunk waiting for its predecessor could hold a row
+that predecessor needs (an id in both: exports do not repeat ids, but a file may): the
+merge's ``lock_timeout`` breaks that wait, and any chunk that fails or is abandoned
+behind a failure is merged again, one at a time on the main connection, where a real
+error in the file is raised exactly as in a one-connection load.
+
     results = bootstrap(engine, ["dockets-2026-10-31.csv.bz2"], BootstrapOptions())
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -29,13 +45,17 @@ from courtflow.bootstrap.progress import Progress
 from courtflow.bootstrap.reader import CHUNK_BYTES, Chunk, ExportStream, prefetch
 from courtflow.bootstrap.rows import watermark_for
 from courtflow.bootstrap.rowscope import plan_filters
-from courtflow.bootstrap.source import Source, open_blocks
+from courtflow.bootstrap.source import Blocks, Source, open_blocks
 from courtflow.errors import BulkFileError, ConfigError
 from courtflow.resources import ResourceSpec, get_resource
 from courtflow.scope import Scope
 from courtflow.store.state import advance_watermark
 
 log = logging.getLogger("courtflow.bootstrap")
+
+# How long a concurrent chunk's merge waits for a row lock before it gives up and is
+# merged again alone (see the module docstring): rare, so generous.
+CONCURRENT_LOCK_TIMEOUT = "5s"
 
 
 class Loader(Protocol):
@@ -54,6 +74,7 @@ class BootstrapOptions:
     force: bool = False  # reload a file already loaded into the scope
     chunk_bytes: int = CHUNK_BYTES
     progress: bool = True
+    connections: int = 2  # PostgreSQL: chunks merged at once, one connection each
 
 
 @dataclass(frozen=True)
@@ -176,17 +197,16 @@ def load_file(
             loader.prepare(conn)
             with conn.begin():
                 save_progress(conn, progress)
-            for chunk in prefetch(stream.chunks()):
-                with conn.begin():
-                    read, written = loader.load(conn, chunk)
-                    progress = replace(
-                        progress, byte_offset=chunk.end_offset, line=chunk.next_line,
-                        rows_read=progress.rows_read + read,
-                        rows_written=progress.rows_written + written,
-                    )  # fmt: skip
-                    save_progress(conn, progress)
-                if on_chunk is not None:
-                    on_chunk(progress.rows_read, progress.rows_written, blocks.read, blocks.size)
+            chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks)
+            try:
+                workers = options.connections if engine.dialect.name == "postgresql" else 1
+                if workers > 1:
+                    chunks.concurrently(prefetch(stream.chunks()), workers)
+                else:
+                    for chunk in prefetch(stream.chunks()):
+                        chunks.one(chunk)
+            finally:
+                progress = chunks.progress
             watermark = None
             with conn.begin():
                 if target.export_date is not None:
@@ -200,6 +220,144 @@ def load_file(
         raise
     return FileResult(source.name, spec.name, scope.key, target.export_date,
                       progress.rows_read, progress.rows_written, resume, False, watermark)
+
+
+def _advance(progress: FileProgress, chunk: Chunk, read: int, written: int) -> FileProgress:
+    return replace(
+        progress, byte_offset=chunk.end_offset, line=chunk.next_line,
+        rows_read=progress.rows_read + read, rows_written=progress.rows_written + written,
+    )  # fmt: skip
+
+
+class _Slot:
+    """A chunk handed to a worker connection, and how its transaction ended.
+
+    Mutable on purpose: the worker fills it in and the next chunk's worker waits on
+    ``finished`` for it.
+    """
+
+    def __init__(self, chunk: Chunk | None, prev: _Slot | None,
+                 committed: FileProgress | None = None) -> None:  # fmt: skip
+        self.chunk, self.prev = chunk, prev
+        self.progress = committed  # the checkpoint committed with the chunk
+        self.finished = threading.Event()
+        if committed is not None:
+            self.finished.set()
+
+
+class _Abandoned(Exception):
+    """The chunk before failed: this one rolls back and is merged again in order."""
+
+
+class _Chunks:
+    """Commits a file's chunks in order; ``progress`` is the last committed checkpoint."""
+
+    def __init__(self, engine: Engine, conn: Connection, loader: Loader,
+                 progress: FileProgress, on_chunk: Callable[[int, int, int, int | None], None]
+                 | None, blocks: Blocks) -> None:  # fmt: skip
+        self.engine, self.conn, self.loader = engine, conn, loader
+        self.progress, self.on_chunk, self.blocks = progress, on_chunk, blocks
+
+    def _committed(self, progress: FileProgress) -> None:
+        self.progress = progress
+        if self.on_chunk is not None:
+            self.on_chunk(progress.rows_read, progress.rows_written, self.blocks.read,
+                          self.blocks.size)  # fmt: skip
+
+    def one(self, chunk: Chunk) -> None:
+        """Merge and checkpoint one chunk on the main connection."""
+        with self.conn.begin():
+            read, written = self.loader.load(self.conn, chunk)
+            progress = _advance(self.progress, chunk, read, written)
+            save_progress(self.conn, progress)
+        self._committed(progress)
+
+    def concurrently(self, chunks: Iterator[Chunk], workers: int) -> None:
+        """Up to ``workers`` chunks in flight, each on its own connection."""
+        local = threading.local()
+        opened: list[Connection] = []
+        guard = threading.Lock()
+
+        def connection() -> Connection:
+            conn: Connection | None = getattr(local, "conn", None)
+            if conn is None:
+                conn = self.engine.connect()
+                with guard:
+                    opened.append(conn)
+                self.loader.prepare(conn)
+                local.conn = conn
+            return conn
+
+        def work(slot: _Slot) -> None:
+            assert slot.chunk is not None and slot.prev is not None
+            try:
+                conn = connection()
+                with conn.begin():
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CONCURRENT_LOCK_TIMEOUT}'")
+                    read, written = self.loader.load(conn, slot.chunk)
+                    slot.prev.finished.wait()
+                    before = slot.prev.progress
+                    if before is None:
+                        raise _Abandoned
+                    progress = _advance(before, slot.chunk, read, written)
+                    save_progress(conn, progress)
+                slot.progress = progress
+            finally:
+                slot.finished.set()
+
+        inflight: deque[tuple[_Slot, Future[None]]] = deque()
+        tail = _Slot(None, None, self.progress)
+
+        def settle() -> _Slot:
+            """Wait for the oldest chunk in flight; on failure redo it and the rest."""
+            slot, future = inflight.popleft()
+            if future.exception() is None and slot.progress is not None:
+                self._committed(slot.progress)
+                return tail
+            # Every later chunk in flight rolls back (its predecessor did not commit).
+            redo = [slot.chunk, *(s.chunk for s, _ in inflight)]
+            for _, later in inflight:
+                later.exception()
+            inflight.clear()
+            log.info("merging chunks again one at a time",
+                     extra={"event": "bulk_redo", "error": str(future.exception())})
+            for chunk in redo:
+                assert chunk is not None
+                self.one(chunk)
+            return _Slot(None, None, self.progress)
+
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="courtflow-bulk-merge") as pool:
+                failure: BaseException | None = None
+                while True:
+                    try:
+                        chunk = next(chunks)
+                    except StopIteration:
+                        break
+                    except BaseException as exc:  # the reader broke: commit what came before
+                        failure = exc
+                        break
+                    while len(inflight) >= workers:
+                        tail = settle()
+                    slot = _Slot(chunk, tail)
+                    inflight.append((slot, pool.submit(work, slot)))
+                    tail = slot
+                while inflight:
+                    tail = settle()
+                if failure is not None:
+                    raise failure
+        except BaseException:
+            # Leaving early (an error of ours, an interrupt): the chunks still in flight
+            # end first, and ``progress`` is the checkpoint of the last one committed,
+            # so a failed load's saved position is never behind a committed chunk.
+            for slot, future in inflight:
+                future.exception()
+                if slot.progress is not None:
+                    self.progress = slot.progress
+            raise
+        finally:
+            for conn in opened:
+                conn.close()
 
 
 def bootstrap(

@@ -2,10 +2,17 @@
 
 The server parses the CSV (COPY, the export's own dialect) into a temporary table typed
 like the export, and builds each row's JSON record (``to_jsonb`` of the staged row),
-content hash and typed columns in the merge, so Python never touches a field: the load
-runs at COPY speed. The merge is ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE``
-with the API upserts' own guard (courtflow.store.upsert.newer_than_stored): an older
-export over newer rows changes nothing. One chunk is one transaction.
+content hash and typed columns in the merge, so Python never touches a field. The merge
+is ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` with the API upserts' own guard
+(courtflow.store.upsert.newer_than_stored): an older export over newer rows changes
+nothing. One chunk is one transaction.
+
+A first load tries a plain ``INSERT`` first (no speculative insertion: cheaper): where
+no row of the chunk exists it does exactly what the merge would. The first unique
+violation (a row stored before, or inserted meanwhile by a concurrent sync, whose
+insert we wait for) rolls the attempt back to its savepoint and the merge runs
+instead, for that chunk and every later one of the loader: no lock, no emptiness
+check, no race.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ _CORE_TYPES: dict[ExportType, type[TypeEngine[Any]]] = {
 _LINE = re.compile(r"line (\d+)")
 # "ON CONFLICT DO UPDATE command cannot affect row a second time": an id twice in a chunk.
 _CARDINALITY_VIOLATION = "21000"
+_UNIQUE_VIOLATION = "23505"
 
 # Staging tables live in their own MetaData: they must never reach migrations.
 _stage_metadata = MetaData()
@@ -97,10 +105,15 @@ class PgLoader:
         self.filters = filters
         self.export_date = export_date
         self.run_id = run_id
+        self._insert = self._merge_statement(dedupe=False, merge=False)
         self._merge = self._merge_statement(dedupe=False)
         self._merge_deduped = self._merge_statement(dedupe=True)
+        # Plain INSERTs until the first chunk that meets a stored id (see the docstring).
+        # Shared by the load's connections: one that read it before another cleared it
+        # only spends one more failed attempt.
+        self._inserting = True
 
-    def _merge_statement(self, *, dedupe: bool) -> Any:
+    def _merge_statement(self, *, dedupe: bool, merge: bool = True) -> Any:
         stage, export, spec = self.stage, self.export, self.spec
         keep = {c.name for c in record_columns(export, spec)}
         # The staged row as JSON, less the heavy fields the API path omits.
@@ -157,6 +170,8 @@ class PgLoader:
                 pick.c.id, values["date_modified"].desc(), hash_col.desc()
             )
         insert = postgresql.insert(table).from_select(names, source)
+        if not merge:
+            return insert.execution_options(preserve_rowcount=True)
         # SQLAlchemy keeps an INSERT's rowcount only when asked: rows inserted or changed.
         return insert.on_conflict_do_update(
             index_elements=[table.c.id],
@@ -193,11 +208,19 @@ class PgLoader:
             cursor.close()
         params = {"run_id": self.run_id, "loaded_at": datetime.now(UTC)}
         try:
+            if self._inserting:
+                try:
+                    with conn.begin_nested():
+                        return read, int(conn.execute(self._insert, params).rowcount)
+                except DBAPIError as exc:
+                    if _sqlstate(exc) != _UNIQUE_VIOLATION:
+                        raise
+                    self._inserting = False
             try:
                 with conn.begin_nested():
                     result = conn.execute(self._merge, params)
             except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) != _CARDINALITY_VIOLATION:
+                if _sqlstate(exc) != _CARDINALITY_VIOLATION:
                     raise
                 result = conn.execute(self._merge_deduped, params)
         except DBAPIError as exc:
@@ -226,6 +249,10 @@ class PgLoader:
             line = chunk.first_line
             problem += f" (in the records from this line to line {chunk.next_line - 1})"
         return BulkFileError(self.label, line, problem)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
 
 
 def _q(name: str) -> str:
