@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func, inspect, select
 
 from courtflow.budget.tables import api_call_ledger
+from courtflow.budget.usage_sync import USAGE_KEY_SUFFIX
 from courtflow.resources import ResourceSpec
 from courtflow.store import count_rows
 from courtflow.store.tables import sync_rejects
@@ -55,13 +56,18 @@ def summarize(
     run_ids: Iterable[str] | None = None,
     since: datetime | None = None,
 ) -> RunSummary:
-    """Rows now in each table; calls, 429s and errors of the given runs (or since a time)."""
+    """Rows now in each table; the quota's calls, 429s and errors of the given runs (or
+    since a time): ``api-usage/`` asks, which the server does not count, are left out."""
     ledger = api_call_ledger
     query = select(
         func.count(),
         func.coalesce(func.sum(case((ledger.c.outcome == "throttled", 1), else_=0)), 0),
         func.coalesce(func.sum(case((ledger.c.outcome.in_(_ERRORS), 1), else_=0)), 0),
-    ).where(ledger.c.outcome != "external")
+    ).where(
+        ledger.c.outcome != "external",
+        # api-usage/ calls are free of the quota and have a budget of their own.
+        ledger.c.budget_key.not_like("%" + USAGE_KEY_SUFFIX.replace("_", "\\_"), escape="\\"),
+    )
     ids = list(run_ids) if run_ids is not None else None
     if ids is not None:
         query = query.where(ledger.c.run_id.in_(ids))

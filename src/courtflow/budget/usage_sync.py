@@ -39,9 +39,12 @@ FRESH_SECONDS = 15.0
 ENDPOINT = "api-usage/"
 
 
+USAGE_KEY_SUFFIX = ":api_usage"
+
+
 def usage_key(key: str) -> str:
     """The ledger key of ``api-usage/``'s own budget for the main budget ``key``."""
-    return f"{key}:api_usage"
+    return f"{key}{USAGE_KEY_SUFFIX}"
 
 
 def sync_usage(

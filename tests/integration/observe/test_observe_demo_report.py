@@ -56,7 +56,8 @@ def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
     first = run_demo(where)
     summary = json.loads(first.stdout.strip().splitlines()[-1])
     assert summary["throttled"] == 0 and summary["errors"] == 0 and summary["api_calls"] > 40
-    assert set(summary) == {"resources", "api_calls", "throttled", "errors"}
+    assert set(summary) == {"resources", "api_calls", "throttled", "errors", "rejected"}
+    assert summary["rejected"] == 0
     assert re.search(r"naive reference design\s+\d+ calls,\s+[1-9]\d* x 429", first.stderr)
     assert re.search(r"courtflow\s+\d+ calls,\s+0 x 429", first.stderr)
 
