@@ -252,6 +252,7 @@ def admit_sqlite(
         waiting = me if me is not None and me.waiting_since is not None else None
         ahead = ahead_of(waiting, q.priority, q.rank, others, hungry, now)
     held = None
+    bookings = []
     if room and ahead == 0:
         bookings = live_bookings(conn, key, now_dt)
         if bookings:
@@ -273,7 +274,8 @@ def admit_sqlite(
             **ids,
         }
         call_id = conn.execute(_INSERT, values).scalar_one()
-        use_booking(conn, key, q.priority, now_dt)
+        if any(b.priority == q.priority for b in bookings):
+            use_booking(conn, key, q.priority, now_dt)
         kept = None
         if q.queue and q.linger > 0:
             until = now_dt + timedelta(seconds=q.linger)

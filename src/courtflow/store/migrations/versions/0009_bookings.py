@@ -37,6 +37,7 @@ _DECLARE_MORE = """    v_target bigint;
     v_held boolean := false;
     v_bwake timestamptz;
     v_burst integer;
+    v_booked boolean := false;
 BEGIN
 """
 
@@ -49,6 +50,11 @@ _BEFORE_ADMIT = "    IF v_room AND o_ahead = 0 AND NOT p_peek THEN\n"
 # otherwise the caller waits until it has.
 _HOLD = """    -- Bookings of higher classes keep their room (0009_bookings).
     IF v_room AND o_ahead = 0 THEN
+        -- One probe when the key has no booking (the usual case): nothing more to do.
+        SELECT EXISTS (SELECT 1 FROM api_budget_bookings b WHERE b.budget_key = p_key)
+          INTO v_booked;
+    END IF;
+    IF v_booked THEN
         FOR v_bk IN SELECT b.due_at, b.need, b.lease_until FROM api_budget_bookings b
                      WHERE b.budget_key = p_key AND b.rank > p_rank AND b.need > 0
                        AND b.lease_until > o_now LOOP
@@ -89,12 +95,14 @@ _HOLD = """    -- Bookings of higher classes keep their room (0009_bookings).
 _ADMITTED = "        RETURNING id INTO o_call_id;\n"
 _CONSUME = """        RETURNING id INTO o_call_id;
         -- An admission of a booked class uses its earliest booking due (from a minute early).
-        UPDATE api_budget_bookings SET need = need - 1
-         WHERE id = (SELECT b.id FROM api_budget_bookings b
-                      WHERE b.budget_key = p_key AND b.priority = p_priority AND b.need > 0
-                        AND b.lease_until > o_now
-                        AND b.due_at <= o_now + make_interval(secs => 60)
-                      ORDER BY b.due_at, b.id LIMIT 1);
+        IF v_booked THEN
+            UPDATE api_budget_bookings SET need = need - 1
+             WHERE id = (SELECT b.id FROM api_budget_bookings b
+                          WHERE b.budget_key = p_key AND b.priority = p_priority AND b.need > 0
+                            AND b.lease_until > o_now
+                            AND b.due_at <= o_now + make_interval(secs => 60)
+                          ORDER BY b.due_at, b.id LIMIT 1);
+        END IF;
 """
 
 _WAKE = "        IF o_blocked_until > o_wake THEN\n"
