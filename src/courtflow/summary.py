@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func, inspect, select
 
 from courtflow.budget.tables import api_call_ledger
-from courtflow.budget.usage_sync import USAGE_KEY_SUFFIX
+from courtflow.budget.usage_sync import not_usage_key
 from courtflow.resources import ResourceSpec
 from courtflow.store import count_rows
 from courtflow.store.tables import sync_rejects
@@ -66,7 +66,7 @@ def summarize(
     ).where(
         ledger.c.outcome != "external",
         # api-usage/ calls are free of the quota and have a budget of their own.
-        ledger.c.budget_key.not_like("%" + USAGE_KEY_SUFFIX.replace("_", "\\_"), escape="\\"),
+        not_usage_key(ledger.c.budget_key),
     )
     ids = list(run_ids) if run_ids is not None else None
     if ids is not None:

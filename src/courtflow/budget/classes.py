@@ -134,28 +134,38 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def class_stats(engine: Engine, key: str, since: datetime) -> tuple[ClassStats, ...]:
-    """Per priority class of ``key``: calls admitted since ``since`` and how long they waited.
+def class_stats(
+    engine: Engine, key: str | None, since: datetime, until: datetime | None = None
+) -> tuple[ClassStats, ...]:
+    """Per priority class of ``key`` (None: every key): calls admitted in ``[since, until]``
+    and how long they waited.
 
     Every known class is listed (zeros when idle), highest first, then any other value
     found in the ledger; rows from before classes existed count as ``incremental``.
+    ``api-usage/``'s own budget keys are left out.
     """
     from sqlalchemy import func, select
 
     from courtflow.budget.ledger import db_now  # ledger imports this module
     from courtflow.budget.tables import EXTERNAL, api_budget_tickets, api_call_ledger
+    from courtflow.budget.usage_sync import not_usage_key
 
     L, T = api_call_ledger, api_budget_tickets
+    calls = [L.c.reserved_at >= since, L.c.outcome != EXTERNAL]
+    mine = []
+    if key is not None:
+        calls.append(L.c.budget_key == key)
+        mine.append(T.c.budget_key == key)
+    else:
+        calls.append(not_usage_key(L.c.budget_key))
+    if until is not None:
+        calls.append(L.c.reserved_at <= until)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(L.c.priority, L.c.queued_ms).where(
-                L.c.budget_key == key, L.c.reserved_at >= since, L.c.outcome != EXTERNAL
-            )
-        ).all()
+        rows = conn.execute(select(L.c.priority, L.c.queued_ms).where(*calls)).all()
         now = db_now(conn)
         tickets = conn.execute(
             select(T.c.priority, func.count())
-            .where(T.c.budget_key == key, T.c.lease_until > now)
+            .where(T.c.lease_until > now, *mine)
             .group_by(T.c.priority)
         )
         waiting = {str(p): int(n) for p, n in tickets}

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import ColumnElement
+
 from courtflow.budget import ledger
 from courtflow.budget.rates import parse_rates
 from courtflow.client.gate import CallReport, Outcome
@@ -45,6 +47,11 @@ USAGE_KEY_SUFFIX = ":api_usage"
 def usage_key(key: str) -> str:
     """The ledger key of ``api-usage/``'s own budget for the main budget ``key``."""
     return f"{key}{USAGE_KEY_SUFFIX}"
+
+
+def not_usage_key(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL: ``column`` (a budget key) is not one of ``api-usage/``'s own budgets."""
+    return column.not_like("%" + USAGE_KEY_SUFFIX.replace("_", "\\_"), escape="\\")
 
 
 def sync_usage(

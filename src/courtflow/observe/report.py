@@ -21,13 +21,19 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect
 
+from courtflow.budget.classes import ClassStats, class_stats
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import api_call_ledger
 from courtflow.observe import history as h
 from courtflow.observe import status as st
 from courtflow.observe.compare import DesignRun
 from courtflow.observe.metrics import window_label
-from courtflow.observe.report_sections import comparison_section, scopes_table, throttles_table
+from courtflow.observe.report_sections import (
+    classes_table,
+    comparison_section,
+    scopes_table,
+    throttles_table,
+)
 from courtflow.observe.svg import HLine, Series, bar_chart, empty_chart, line_chart
 from courtflow.redact import Secret, redact
 
@@ -84,6 +90,7 @@ class ReportData:
     throttles: tuple[st.Throttle, ...] = ()
     comparison: tuple[DesignRun, ...] = ()
     rejects: dict[str, int] = field(default_factory=dict)  # records set aside, per resource
+    classes: tuple[ClassStats, ...] = ()  # admissions and queue waits per priority class
 
 
 # Bucket sizes for the charts over time; the smallest that keeps about 200 points or fewer.
@@ -145,7 +152,7 @@ def gather(
         latency_all=overall[0] if overall else None,
         rows=rows, lags=lags, runs=h.recent_runs(engine, where), ledger_missing=False,
         bucket_seconds=bucket, scopes=scopes, throttles=throttles, comparison=tuple(comparison),
-        rejects=rejects,
+        rejects=rejects, classes=class_stats(engine, budget_key, start, end),
     )  # fmt: skip
 
 
@@ -357,6 +364,8 @@ generated {_ts(data.generated_at)}</div>
 {comparison_section(data.comparison, rates)}
 <h2>Loads by resource and scope</h2>
 {scopes_table(data.scopes)}
+<h2>Priority classes</h2>
+{classes_table(data.classes)}
 <h2>429s in this period</h2>
 {throttles_table(data.throttles, data.summary.throttled if data.summary else 0)}
 <h2>Recent runs</h2>

@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from datetime import datetime
 
+from courtflow.budget.classes import ClassStats
 from courtflow.budget.rates import Rate
 from courtflow.budget.waits import max_admissible
 from courtflow.observe.calc import sample_times, window_counts
@@ -51,6 +52,26 @@ def throttles_table(throttles: Sequence[Throttle], total: int) -> str:
     )
     more = f"<p>The latest {len(throttles)} of {total:,}.</p>" if total > len(throttles) else ""
     return f'<table id="throttles"><thead>{head}</thead><tbody>{body}</tbody></table>{more}'
+
+
+def _wait(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else fmt_seconds(ms / 1000)
+
+
+def classes_table(classes: Sequence[ClassStats]) -> str:
+    """Per priority class: calls admitted in the period, their share, and queue waits."""
+    if not any(c.admitted or c.waiting for c in classes):
+        return '<p id="classes">No call admitted in this period.</p>'
+    head = ("<tr><th class='l'>class</th><th>admitted</th><th>share</th><th>queued</th>"
+            "<th>wait p50</th><th>wait p95</th><th>wait max</th><th>waiting now</th></tr>")
+    body = "".join(
+        f"<tr><td class='l'>{html.escape(c.priority)}</td><td>{c.admitted:,}</td>"
+        f"<td>{c.share:.0%}</td><td>{c.queued:,}</td>"
+        f"<td>{_wait(c.wait_p50_ms)}</td><td>{_wait(c.wait_p95_ms)}</td>"
+        f"<td>{_wait(c.wait_max_ms)}</td><td>{c.waiting}</td></tr>"
+        for c in classes
+    )
+    return f'<table id="classes"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
 def comparison_chart_id(design: DesignRun, rate: Rate) -> str:

@@ -115,6 +115,10 @@ def insert_ledger(engine: Engine, rows: list[LedgerRow]) -> None:
             "bytes": 2048 if r.status == 200 else 0, "attempt": r.attempt,
             "error_class": r.error_class, "run_id": r.run_id, "task_id": r.task_id,
             "dag_id": DAG if r.run_id else None,
+            # Opinions are a backfill that waited in the queue; the rest incremental.
+            "priority": "backfill" if r.endpoint == "opinions/" else (
+                "incremental" if r.run_id else None),
+            "queued_ms": 1500.0 if r.endpoint == "opinions/" and r.attempt == 1 else None,
         }
         for r in sorted(rows, key=lambda r: (r.budget_key, r.reserved_at))
     ]

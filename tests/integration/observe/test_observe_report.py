@@ -52,6 +52,11 @@ def svgs(page: str) -> dict[str, ET.Element]:
     return out
 
 
+def engine_rows(ledger: LedgerDb) -> list[LedgerRow]:
+    """The rows of the report's key in its period (the last call is at END - 5 s)."""
+    return [r for r in ledger[1] if r.budget_key == KEY and START <= r.reserved_at <= END]
+
+
 def report(engine: object, tmp_path: Path, name: str = "report.html", **kw: object) -> Path:
     return build_report(engine, RATES, tmp_path / name, budget_key=KEY, now=END, **kw)  # type: ignore[arg-type]
 
@@ -74,6 +79,15 @@ def test_every_chart_is_present_titled_and_drawn_with_data(
         assert window.findall(f".//{ns}line[@class='hline']"), "the limit line is missing"
     assert 'id="recent-runs"' in page and "scheduled__2024-05-01T15:00:00+00:00" in page
     assert "empty-notice" not in page
+    # Admissions and queue waits per priority class, in the period, of this key only.
+    classes = re.search(r'<table id="classes">.*?</table>', page, re.S)
+    assert classes is not None
+    rows = dict(re.findall(r"<tr><td class='l'>(\w+)</td><td>([\d,]+)</td>", classes.group(0)))
+    calls = [r for r in engine_rows(ledger) if r.outcome != "external"]
+    backfill = sum(1 for r in calls if r.endpoint == "opinions/")
+    assert rows["backfill"] == f"{backfill:,}" and int(rows["interactive"]) == 0
+    assert int(rows["incremental"].replace(",", "")) == len(calls) - backfill
+    assert "2s" in classes.group(0)  # the backfill's queue wait (1.5 s), rounded up
 
 
 def test_sqlite_and_postgresql_give_the_same_report(
