@@ -257,7 +257,7 @@ def admit_sqlite(
         bookings = live_bookings(conn, key, now_dt)
         if bookings:
             held = held_until(
-                bookings, q.rank, rates, margin, now, top,
+                bookings, q.rank, rates, margin, now,
                 lambda back: _counted_from(conn, key, back, margin),
             )  # fmt: skip
             room = held is None

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from courtflow.budget.classes import RANKS, parse_priority
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import api_budget_bookings
 from courtflow.errors import ConfigError
-from courtflow.store.coltypes import UTCDateTime
 
 _K = api_budget_bookings
 
@@ -67,7 +66,6 @@ def held_until(
     rates: Sequence[Rate],
     margin: float,
     now: float,
-    top: int | None,
     counted_from: Callable[[int], float | None],
 ) -> float | None:
     """None if no booking holds a caller of ``my_rank`` back now, else when to ask again.
@@ -93,8 +91,6 @@ def held_until(
             if keep < 0:
                 until = min(b.lease_until, ref + window)
             else:
-                if top is None:
-                    continue
                 blocker = counted_from(keep)
                 if blocker is None or blocker + window <= ref:
                     continue
@@ -180,10 +176,11 @@ def cancel(conn: Connection, key: str, booking: int) -> None:
     conn.execute(delete(_K).where(_K.c.budget_key == key, _K.c.id == booking))
 
 
-def cancel_due(conn: Connection, key: str, dag_id: str | None, task_id: str | None) -> int:
-    """Give up the bookings of one task (dag_id, task_id) that are due by now (a minute's
-    ``EARLY`` included): the run they were made for has come. Returns how many."""
-    now = conn.execute(select(_now(conn))).scalar_one()
+def cancel_due(
+    conn: Connection, key: str, dag_id: str | None, task_id: str | None, now: datetime
+) -> int:
+    """Give up the bookings of one task (dag_id, task_id) that are due by ``now`` (a
+    minute's ``EARLY`` included): the run they were made for has come. Returns how many."""
     result = conn.execute(
         delete(_K).where(
             _K.c.budget_key == key,
@@ -195,15 +192,6 @@ def cancel_due(conn: Connection, key: str, dag_id: str | None, task_id: str | No
     return int(result.rowcount or 0)
 
 
-def _now(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return type_coerce(func.clock_timestamp(), UTCDateTime())
-    return type_coerce(func.strftime("%Y-%m-%d %H:%M:%f", "now"), UTCDateTime())
-
-
-def bookings_of(conn: Connection, key: str, now: datetime) -> list[Booking]:
-    """The key's live bookings, earliest due first."""
-    return sorted(live_bookings(conn, key, now), key=lambda b: (b.due_at, b.id))
 
 
 @dataclass(frozen=True)
@@ -218,11 +206,11 @@ class Booked:
     task_id: str | None
 
 
-def booked(conn: Connection, key: str) -> tuple[Booked, ...]:
-    """The key's live bookings (database clock), earliest due first."""
+def booked(conn: Connection, key: str, now: datetime) -> tuple[Booked, ...]:
+    """The key's live bookings at ``now`` (the database's clock), earliest due first."""
     rows = conn.execute(
         select(_K.c.priority, _K.c.need, _K.c.due_at, _K.c.lease_until, _K.c.dag_id, _K.c.task_id)
-        .where(_K.c.budget_key == key, _K.c.lease_until > _now(conn), _K.c.need > 0)
+        .where(_K.c.budget_key == key, _K.c.lease_until > now, _K.c.need > 0)
         .order_by(_K.c.due_at, _K.c.id)
     ).all()
     return tuple(Booked(str(p), int(n), d, lease, dag, task) for p, n, d, lease, dag, task in rows)

@@ -382,7 +382,8 @@ class Budget:
 
         def cancel() -> int:
             with self.engine.begin() as conn:
-                return bookings.cancel_due(conn, self.key, self.dag_id, self.task_id)
+                now = ledger.db_now(conn)
+                return bookings.cancel_due(conn, self.key, self.dag_id, self.task_id, now)
 
         return self._db(cancel, "booking")
 

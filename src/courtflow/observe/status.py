@@ -267,7 +267,7 @@ def token_statuses(
         since = datetime.fromtimestamp(now, UTC) - CLASS_PERIOD
         classes = class_stats(engine, key, since)
         with engine.connect() as conn:
-            held = booked(conn, key)
+            held = booked(conn, key, ledger.db_now(conn))
         out.append(TokenStatus(key, tuple(windows), until, reason, server, classes, held))
     return tuple(out)
 

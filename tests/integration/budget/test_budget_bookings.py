@@ -137,7 +137,7 @@ def test_bad_bookings_are_refused(
     with pytest.raises(ConfigError, match="unknown priority"):
         budget.book(1, datetime(2030, 1, 1, tzinfo=UTC), priority="urgent")
     with budget_engine.begin() as conn:
-        assert bookings.bookings_of(conn, key, ledger.db_now(conn)) == []
+        assert bookings.live_bookings(conn, key, ledger.db_now(conn)) == []
 
 
 def test_a_task_gives_up_the_booking_made_for_its_run(budget_engine: Engine, key: str) -> None:
@@ -151,5 +151,5 @@ def test_a_task_gives_up_the_booking_made_for_its_run(budget_engine: Engine, key
     theirs = other.book(1, now)
     assert budget.cancel_due_bookings() == 1
     with budget_engine.begin() as conn:
-        left = {b.id for b in bookings.bookings_of(conn, key, ledger.db_now(conn))}
+        left = {b.id for b in bookings.live_bookings(conn, key, ledger.db_now(conn))}
     assert left == {next_run, theirs} and this_run not in left
