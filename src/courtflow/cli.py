@@ -133,9 +133,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 def _book_next(args: argparse.Namespace, budget: Budget, calls: int, due: datetime) -> None:
     """A run started by a scheduler (cron) books its calls for the next one, and gives
     up what the previous run booked for it (courtflow.budget.bookings)."""
-    budget.cancel_due_bookings()
-    if calls > 0:
-        budget.book(calls, due)
+    if budget.book_next(calls, due) is not None:
         _say(args, f"booked {calls} {budget.priority} calls for the next run, due "
                    f"{due.isoformat(timespec='seconds')}")  # fmt: skip
 

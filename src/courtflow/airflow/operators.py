@@ -249,16 +249,12 @@ class CourtListenerSyncOperator(BaseOperator):
         """A scheduled run books this run's calls for the next one, and gives up what
         the previous run booked for it. Best effort: the data is already stored."""
         from courtflow.airflow.windows import next_run_due
-        from courtflow.budget.classes import BACKFILL
 
         due = next_run_due(context)
         try:
-            pipeline.budget.cancel_due_bookings()
-            if due is None or calls <= 0 or priority == BACKFILL:
-                return
-            pipeline.budget.book(calls, due)
-            self.log.info("booked %d %s calls for the next run, due %s", calls, priority,
-                          due.isoformat())  # fmt: skip
+            if pipeline.budget.book_next(calls, due) is not None:
+                self.log.info("booked %d %s calls for the next run, due %s", calls, priority,
+                              due)  # fmt: skip
         except Exception as exc:
             self.log.warning("could not book the next run's calls: %s", type(exc).__name__)
 

@@ -25,7 +25,12 @@ from sqlalchemy.exc import DBAPIError
 
 from courtflow.budget import bookings, external, ledger, margin, retention, seqlog
 from courtflow.budget.admission import DEFAULT_GRACE, Queueing
-from courtflow.budget.classes import DEFAULT_SHARE_SPAN, parse_min_shares, parse_priority
+from courtflow.budget.classes import (
+    BACKFILL,
+    DEFAULT_SHARE_SPAN,
+    parse_min_shares,
+    parse_priority,
+)
 from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
 from courtflow.budget.rates import Rate, format_rates, tighter, with_headroom
 from courtflow.budget.usage_sync import sync_usage
@@ -386,6 +391,15 @@ class Budget:
                 return bookings.cancel_due(conn, self.key, self.dag_id, self.task_id, now)
 
         return self._db(cancel, "booking")
+
+    def book_next(self, calls: int, due: datetime | None) -> int | None:
+        """What a scheduled run does as it ends: give up what was booked for it, then book
+        its ``calls`` for the next run at ``due`` (None: no next run). A backfill books
+        nothing: no class ranks below it. Returns the new booking's id, if any."""
+        self.cancel_due_bookings()
+        if due is None or calls <= 0 or self.priority == BACKFILL:
+            return None
+        return self.book(calls, due)
 
     def current_margin(self) -> float:
         """The margin in force: fixed, or learned from the ledger (re-read every 2 s)."""

@@ -153,3 +153,15 @@ def test_a_task_gives_up_the_booking_made_for_its_run(budget_engine: Engine, key
     with budget_engine.begin() as conn:
         left = {b.id for b in bookings.live_bookings(conn, key, ledger.db_now(conn))}
     assert left == {next_run, theirs} and this_run not in left
+
+
+def test_a_backfill_books_nothing_for_its_next_run(budget_engine: Engine, key: str) -> None:
+    rates = [Rate(3, 3600.0, "3/hour")]
+    due = db_now(budget_engine) + timedelta(hours=1)
+    backfill = Budget(budget_engine, key, rates, priority=BACKFILL, task_id="dockets.sync")
+    assert backfill.book_next(5, due) is None  # no class ranks below it
+    hourly = Budget(budget_engine, key, rates, priority=INCREMENTAL, task_id="dockets.sync")
+    assert hourly.book_next(0, due) is None and hourly.book_next(5, None) is None
+    booking = hourly.book_next(5, due)
+    with budget_engine.begin() as conn:
+        assert [b.id for b in bookings.live_bookings(conn, key, ledger.db_now(conn))] == [booking]
