@@ -55,7 +55,7 @@ bench: setup
 # the reliability tests, slow ones included, then the scenario table.
 RELIABILITY_TESTS := tests/unit/store/test_store_dbretry.py tests/unit/store/test_store_poison.py \
 	tests/unit/core/test_config_bounds.py tests/integration/store/test_store_rejects.py \
-	tests/integration/sync/test_sync_hostile.py tests/integration/sync/test_sync_db_restart.py \
+	tests/integration/run/test_sync_hostile.py tests/integration/run/test_sync_db_restart.py \
 	tests/integration/test_cli_reliability.py tests/integration/airflow/test_airflow_celery.py
 reliability: setup
 	$(PY) -m pytest -q $(RELIABILITY_TESTS)

@@ -5,7 +5,7 @@
 (a) Against the sandbox throttling ("20/2s", "150/20s"), the same workers (3 processes x
     4 threads) for the same time: courtflow's Budget (reserve -> GET -> report) and the
     reference design (pool + sensor on an hourly counter + counter bumped after the call
-    + backoff, courtflow/reference_design.py, the "hour" scaled to the 20 s window).
+    + backoff, courtflow/demo/naive.py, the "hour" scaled to the 20 s window).
     Calls admitted against the most a perfect caller could get (greedy simulation of the
     rates), and 429s, both counted by the server over the run.
 (b) Reservation latency and throughput on PostgreSQL: 16 contenders (4 processes x 4
@@ -43,7 +43,7 @@ from courtflow.budget.rates import parse_rates
 from courtflow.budget.tables import api_call_ledger
 from courtflow.budget.waits import max_admissible
 from courtflow.client.gate import CallReport
-from courtflow.reference_design import ReferenceConfig, ReferencePipeline
+from courtflow.demo.naive import ReferenceConfig, ReferencePipeline
 from courtflow.sandbox import DEMO_TOKEN, SandboxConfig, start_sandbox
 from courtflow.sandbox.lockstep import DeadlineReached, Lockstep, run_in_lockstep
 from courtflow.store.engine import make_engine

@@ -45,16 +45,16 @@ from courtflow.budget.ledger import at
 from courtflow.budget.margin import learned_margin
 from courtflow.budget.rates import parse_rates
 from courtflow.budget.waits import max_admissible
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.window import Window
 from courtflow.client.gate import CallReport
 from courtflow.config import Settings
 from courtflow.redact import Secret
-from courtflow.resources import get_resource
+from courtflow.run.sync import open_pipeline, sync_window
 from courtflow.sandbox import DEMO_TOKEN, SandboxConfig, start_sandbox
 from courtflow.sandbox.lockstep import DeadlineReached, Lockstep, run_in_lockstep
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
-from courtflow.sync import open_pipeline, sync_window
-from courtflow.window import Window
 
 PROCESSES, THREADS = 2, 4
 INCREMENT = "clusters"

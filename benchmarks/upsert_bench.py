@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
 from benchmarks.budget_support import scratch_pg
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.convert import convert_record, to_row
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade

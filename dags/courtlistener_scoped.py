@@ -4,7 +4,7 @@ Configuration only, like courtlistener_pipeline.py: each entry is a scope (a res
 plus server-side filters, checked against the catalogue when this file is parsed) with
 its own task group ``id``, checkpoints and watermark; rows of both courts land in the
 same tables as any other sync of those resources. Filters are the server's own names
-(courtflow.filtersets); see README "Scoped syncs".
+(courtflow.catalogue.filtersets); see README "Scoped syncs".
 """
 
 from courtflow.airflow.dag_factory import build_dag

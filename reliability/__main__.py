@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, func, select, text
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from courtflow.resources import get_resource  # noqa: E402
+from courtflow.catalogue.resources import get_resource  # noqa: E402
 from courtflow.sandbox import (  # noqa: E402
     DEMO_TOKEN,
     FaultConfig,

@@ -19,22 +19,22 @@ from typing import Any
 from courtflow import __version__
 from courtflow.budget import ledger
 from courtflow.budget.budget import Budget
+from courtflow.catalogue.filters import parse_filter_items
+from courtflow.catalogue.resources import RESOURCES, ResourceSpec, get_resource
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window, check_step, parse_instant
 from courtflow.client.gate import CallGate
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError, FatalError
-from courtflow.filters import parse_filter_items
-from courtflow.hints import explain, no_token_message
 from courtflow.observe.logs import LOG_FORMATS, configure_logging, log_context
 from courtflow.observe.metrics import NullSink, ObservedGate
-from courtflow.plan import fmt_seconds, plan_calls
-from courtflow.progress import Progress, open_progress, say_retries
 from courtflow.redact import redact
-from courtflow.resources import RESOURCES, ResourceSpec, get_resource
-from courtflow.scope import Scope
+from courtflow.run.hints import explain, no_token_message
+from courtflow.run.plan import fmt_seconds, plan_calls
+from courtflow.run.progress import Progress, open_progress, say_retries
+from courtflow.run.summary import summarize
+from courtflow.run.sync import open_pipeline, sync_window
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
-from courtflow.summary import summarize
-from courtflow.sync import open_pipeline, sync_window
-from courtflow.window import Window, check_step, parse_instant
 
 PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
 

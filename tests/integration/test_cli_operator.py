@@ -19,7 +19,7 @@ import pytest
 
 from courtflow import __version__
 from courtflow.cli import build_parser
-from courtflow.plan import fmt_seconds
+from courtflow.run.plan import fmt_seconds
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 
 # Every JSON line of an API call carries these (the list).

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from courtflow.catalogue.resources import DEFAULT_RESOURCES, get_resource
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import parse_instant
 from courtflow.errors import ConfigError
-from courtflow.resources import DEFAULT_RESOURCES, get_resource
-from courtflow.scope import Scope
-from courtflow.window import parse_instant
 
 API_POOL = "courtlistener_api_pool"
 SensorMode = Literal["deferrable", "reschedule", "none"]
@@ -198,7 +198,7 @@ class ResourceConfig:
     fields: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     max_sleep: float | None = None  # overrides the DAG's for this resource
-    # Server-side filters of the scope (courtflow.filters), checked at DAG import.
+    # Server-side filters of the scope (courtflow.catalogue.filters), checked at DAG import.
     filters: tuple[tuple[str, str], ...] = ()
     # Task group id; needed when one resource appears twice with different filters.
     id: str | None = None

@@ -35,7 +35,7 @@ from courtflow.errors import ConfigError
 if TYPE_CHECKING:
     from courtflow.budget.budget import Budget
     from courtflow.client import CourtListenerClient
-    from courtflow.sync import Pipeline
+    from courtflow.run.sync import Pipeline
 
 DEFAULT_CONN_ID = "courtlistener_default"
 CONN_TYPE = "courtlistener"
@@ -120,9 +120,9 @@ class CourtListenerHook(BaseHook):
         return CourtListenerClient(settings, self.get_budget(settings))
 
     def open_pipeline(self, **kwargs: Any) -> AbstractContextManager[Pipeline]:
-        """:func:`courtflow.sync.open_pipeline` with this connection's settings."""
+        """:func:`courtflow.run.sync.open_pipeline` with this connection's settings."""
         from courtflow.airflow.logging import quiet_migrations
-        from courtflow.sync import open_pipeline
+        from courtflow.run.sync import open_pipeline
 
         quiet_migrations()
         settings = kwargs.pop("settings", None) or self.get_settings()

@@ -1,6 +1,6 @@
 """``CourtListenerSyncOperator``: sync one resource's window for a DAG run, page by page.
 
-Thin: the hook builds the settings, :mod:`courtflow.sync` does the work. Around it the
+Thin: the hook builds the settings, :mod:`courtflow.run.sync` does the work. Around it the
 operator adds what only Airflow has:
 
 - a wait longer than ``max_sleep`` (the budget is full, or the server sent a long
@@ -32,19 +32,19 @@ from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
 from courtflow.airflow.totals import TaskTotals, earlier_tries, task_calls, task_result
 from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
 from courtflow.airflow.windows import resolve_window, run_priority
+from courtflow.catalogue.resources import ResourceSpec, get_resource
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window, parse_instant
 from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
 from courtflow.redact import Secret, redact
-from courtflow.resources import ResourceSpec, get_resource
-from courtflow.scope import Scope
-from courtflow.window import Window, parse_instant
 
 # The DAG file imports this module on every parse: the store, the client and the
 # metrics stack are imported when a task runs, not here.
 if TYPE_CHECKING:
     from courtflow.client.gate import CallGate
     from courtflow.observe.metrics import MetricsSink
+    from courtflow.run.sync import Pipeline
     from courtflow.store import Checkpoint
-    from courtflow.sync import Pipeline
 
 
 class CourtListenerFatalError(AirflowFailException):

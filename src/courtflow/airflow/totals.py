@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from courtflow.window import Window
+    from courtflow.catalogue.window import Window
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from courtflow.window import Window, parse_instant
+from courtflow.catalogue.window import Window, parse_instant
 
 _INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
 

@@ -10,7 +10,7 @@ A column's type is what its Django field stores, as far as the bootstrap needs i
 untagged text. Types decide how a value is written into the JSON record (a number, a
 boolean, an ISO string) so it has the shape the API renders; a column whose type is not
 certain stays text (a typed table column still casts it). The ``resource`` is the
-catalogue's (courtflow.resources) name for the same rows, the API's endpoint name.
+catalogue's (courtflow.catalogue.resources) name for the same rows, the API's endpoint name.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from courtflow.resources import RESOURCES, ResourceSpec
+from courtflow.catalogue.resources import RESOURCES, ResourceSpec
 
 ExportType = Literal["int", "bool", "float", "date", "datetime", "text"]
 

@@ -46,9 +46,9 @@ from courtflow.bootstrap.reader import CHUNK_BYTES, Chunk, ExportStream, prefetc
 from courtflow.bootstrap.rows import watermark_for
 from courtflow.bootstrap.rowscope import plan_filters
 from courtflow.bootstrap.source import Blocks, Source, open_blocks
+from courtflow.catalogue.resources import ResourceSpec, get_resource
+from courtflow.catalogue.scope import Scope
 from courtflow.errors import BulkFileError, ConfigError
-from courtflow.resources import ResourceSpec, get_resource
-from courtflow.scope import Scope
 from courtflow.store.state import advance_watermark
 
 log = logging.getLogger("courtflow.bootstrap")

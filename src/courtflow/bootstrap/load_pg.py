@@ -53,8 +53,8 @@ from courtflow.bootstrap.rows import (
     source_column,
 )
 from courtflow.bootstrap.rowscope import RowFilter, sql_predicate
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.errors import BulkFileError
-from courtflow.resources import ResourceSpec
 from courtflow.store.coltypes import UTCDateTime
 from courtflow.store.convert import NO_TIMESTAMP
 from courtflow.store.tables import SQL_TYPES, resource_table

@@ -24,8 +24,8 @@ from courtflow.bootstrap.rows import (
     source_column,
 )
 from courtflow.bootstrap.rowscope import RowFilter, row_predicate
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.errors import BadPayloadError, BulkFileError
-from courtflow.resources import ResourceSpec
 from courtflow.store.convert import convert_record, convert_value
 from courtflow.store.tables import resource_table
 from courtflow.store.upsert import newer_than_stored

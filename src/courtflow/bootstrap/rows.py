@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from courtflow.bootstrap.exports import Export, ExportColumn
-from courtflow.resources import ColumnSpec, ResourceSpec
+from courtflow.catalogue.resources import ColumnSpec, ResourceSpec
 
 BULK_HASH_PREFIX = "0" * 16
 BULK_HASH_SUFFIX = "0" * 16

@@ -20,9 +20,9 @@ from sqlalchemy import FromClause, and_, extract, func, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from courtflow.bootstrap.exports import Export, ExportColumn
-from courtflow.filters import split_filter
-from courtflow.resources import ResourceSpec
-from courtflow.scope import Scope
+from courtflow.catalogue.filters import split_filter
+from courtflow.catalogue.resources import ResourceSpec
+from courtflow.catalogue.scope import Scope
 
 RowPredicate = Callable[[Mapping[str, Any]], bool]
 _PARTS = ("year", "month", "day", "hour", "minute", "second")

@@ -25,6 +25,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.client import ties
 from courtflow.client.gate import CallGate, CallReport, Outcome, PassThroughGate, Ticket
 from courtflow.client.paging import Page, paginator_for
@@ -45,7 +46,6 @@ from courtflow.errors import (
     ThrottledError,
 )
 from courtflow.redact import redact
-from courtflow.resources import ResourceSpec
 
 logger = logging.getLogger("courtflow.client")
 
@@ -151,7 +151,7 @@ class CourtListenerClient:
     ) -> Iterator[Page]:
         """Pages of ``spec`` modified in ``[since, until)``, following ``next`` exactly.
 
-        ``filters`` are a scope's server-side filters, already checked (courtflow.scope).
+        ``filters`` are a scope's server-side filters, already checked (courtflow.catalogue.scope).
         With ``resume_url`` (a ``next`` URL from a checkpoint) the walk starts there and the
         window/field/filter arguments are ignored: they are already inside the URL.
         """

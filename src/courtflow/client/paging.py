@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.errors import BadPayloadError
-from courtflow.resources import ResourceSpec
 
 # Results, ``next`` URL, integer count (None for cursor endpoints).
 Parsed = tuple[tuple[dict[str, Any], ...], str | None, int | None]

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal, Protocol
 
+from courtflow.catalogue.resources import metric_name
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.errors import BudgetExhaustedError
-from courtflow.resources import metric_name
 
 PREFIX: Final = "courtlistener"
 CALLS: Final = "courtlistener.calls"

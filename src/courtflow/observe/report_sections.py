@@ -14,7 +14,7 @@ from courtflow.observe.compare import DesignRun
 from courtflow.observe.metrics import window_label
 from courtflow.observe.status import ScopeStatus, Throttle
 from courtflow.observe.svg import HLine, Series, line_chart
-from courtflow.plan import fmt_seconds
+from courtflow.run.plan import fmt_seconds
 
 
 def _ts(value: datetime | None) -> str:

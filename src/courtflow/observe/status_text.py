@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from courtflow.observe.status import ScopeStatus, Status, TokenStatus
-from courtflow.plan import fmt_seconds
+from courtflow.run.plan import fmt_seconds
 
 
 def _ts(value: datetime | None) -> str:

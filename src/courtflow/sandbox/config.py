@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from courtflow.budget.rates import parse_rates
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.errors import ConfigError
-from courtflow.resources import RESOURCES
 
 # Obviously fake and fixed, so the demo and tests need no secret. Never a real account.
 DEMO_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
 # Resources that have synthetic records (courts come only from the fixtures): the
-# pipeline's core ones, then the rest of the catalogue (courtflow.resources).
+# pipeline's core ones, then the rest of the catalogue (courtflow.catalogue.resources).
 CORE_RESOURCES: tuple[str, ...] = (
     "dockets",
     "clusters",

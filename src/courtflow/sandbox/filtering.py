@@ -1,7 +1,7 @@
 """The catalogue's filters applied to sandbox rows as the server's filter sets apply them.
 
 A query parameter ``cluster__docket__court=ca9`` on opinions walks the filter sets of
-:mod:`courtflow.filtersets`: ``cluster`` and ``docket`` are relations (forward: the link
+:mod:`courtflow.catalogue.filtersets`: ``cluster`` and ``docket`` are relations (forward: the link
 is a field of this row; reverse: rows of the target link here), ``court`` is the last
 set's relation used as a value. A row matches when any row reached through the relations
 matches the last part, as django's joins over to-many relations do. Each parameter is
@@ -21,8 +21,8 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from courtflow.filters import PART_LOOKUPS, FilterField
-from courtflow.filtersets import FILTER_SET_OF, FILTER_SETS, Related, expand
+from courtflow.catalogue.filters import PART_LOOKUPS, FilterField
+from courtflow.catalogue.filtersets import FILTER_SET_OF, FILTER_SETS, Related, expand
 from courtflow.sandbox.timefmt import SERVER_TZ, from_us, parse_query_datetime
 
 TRUE = frozenset({"true", "True", "1"})

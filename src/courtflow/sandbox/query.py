@@ -3,7 +3,7 @@
 Unknown parameters are refused with 400 as the server's
 ``UnknownFilterParamValidationBackend`` does; bad filter values with django-filter's
 400 shape (``{"<param>": ["Enter a valid date/time."]}``). The known filters are the
-catalogue's (:mod:`courtflow.filtersets`); a resource whose viewset has no filter set
+catalogue's (:mod:`courtflow.catalogue.filtersets`); a resource whose viewset has no filter set
 (``originating-court-information``, ``bankruptcy-information``) validates and filters
 nothing, as the server does. Range lookups on a row's own id and timestamps become
 :class:`Span` s (bisected); every other filter a :class:`Condition` checked row by row.
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from courtflow.filtersets import FILTER_SET_OF
+from courtflow.catalogue.filtersets import FILTER_SET_OF
 from courtflow.sandbox.filtering import BadValue, Condition, compile_condition, split_param
 from courtflow.sandbox.timefmt import parse_query_datetime
 

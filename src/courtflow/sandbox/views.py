@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from courtflow.resources import RESOURCES as CATALOGUE
+from courtflow.catalogue.resources import RESOURCES as CATALOGUE
 from courtflow.sandbox import cursor as cursors
 from courtflow.sandbox.filtering import Model
 from courtflow.sandbox.index import Dataset, Stamp, Table

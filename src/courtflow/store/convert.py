@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+from courtflow.catalogue.resources import ColumnSpec, ResourceSpec
 from courtflow.errors import BadPayloadError
-from courtflow.resources import ColumnSpec, ResourceSpec
 
 _T = TypeVar("_T")
 

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from courtflow.resources import ResourceSpec
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store.convert import Converted, Rejected, partition_page, raw_text
 from courtflow.store.retry import first_line, is_transient_db_error
 from courtflow.store.tables import sync_rejects

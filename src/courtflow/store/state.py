@@ -1,6 +1,6 @@
 """Sync progress: a checkpoint per scope window, a watermark per scope.
 
-A scope is a resource plus server-side filters (courtflow.scope); its key is ``""`` for
+A scope is a resource plus server-side filters (courtflow.catalogue.scope); its key is ``""`` for
 the whole resource, so two scopes of one resource keep apart what they have loaded.
 
 A checkpoint holds the cursor of the next page of one window ``[start, end)``; the

@@ -2,7 +2,7 @@
 
 Checkpoints and watermarks are kept per scope (a resource plus its filters).
 
-Resource tables are derived from :data:`courtflow.resources.RESOURCES`; migration
+Resource tables are derived from :data:`courtflow.catalogue.resources.RESOURCES`; migration
 ``0001_store`` holds a frozen copy of the same shapes, and an integration test checks
 that the migrated database and these definitions agree.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, Table, Text
 from sqlalchemy.types import TypeEngine
 
-from courtflow.resources import RESOURCES, ColumnType, ResourceSpec
+from courtflow.catalogue.resources import RESOURCES, ColumnType, ResourceSpec
 from courtflow.store.coltypes import UTCDateTime, json_type
 from courtflow.store.metadata import metadata
 
@@ -82,7 +82,7 @@ sync_checkpoints = Table(
     "sync_checkpoints",
     metadata,
     Column("resource", Text(), primary_key=True),
-    # The scope's canonical filters (courtflow.scope.Scope.key); "" is the whole resource.
+    # The scope's canonical filters (courtflow.catalogue.scope.Scope.key); "" is the whole resource.
     Column("scope", Text(), primary_key=True, server_default=""),
     Column("window_start", UTCDateTime(), primary_key=True),
     Column("window_end", UTCDateTime(), primary_key=True),

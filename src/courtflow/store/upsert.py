@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Table, Text, and_, bindparam, cast, column, f
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from courtflow.resources import ResourceSpec
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store.convert import Converted, convert_page
 from courtflow.store.tables import resource_table
 

@@ -50,7 +50,7 @@ def test_get_conn_gives_a_client_whose_calls_are_reserved_in_the_ledger(
 ) -> None:
     from sqlalchemy import create_engine, text
 
-    from courtflow.resources import get_resource
+    from courtflow.catalogue.resources import get_resource
 
     use(monkeypatch, "cl_hook_conn", sandbox.url, DEMO_TOKEN, tmp_path / "t.sqlite")
     with CourtListenerHook("cl_hook_conn").get_conn() as client:

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bulk_support import hostile_dockets, write_dockets
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.cli import main
-from courtflow.resources import RESOURCES
 from courtflow.store import table_checksum
 from courtflow.store.engine import make_engine
 from pg_support import scratch_database

@@ -16,7 +16,7 @@ from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.checkpoint import FileProgress, get_progress
 from courtflow.bootstrap.load_pg import PgLoader
 from courtflow.bootstrap.reader import Chunk
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store import table_checksum
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.exports import EXPORTS, ExportColumn, loadable, missing
 from courtflow.bootstrap.rows import json_value, source_column
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.sandbox.bulk import write_export
 from courtflow.store.convert import NO_TIMESTAMP, convert_value
 from courtflow.store.engine import make_engine

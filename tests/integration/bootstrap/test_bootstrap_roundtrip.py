@@ -16,8 +16,8 @@ from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.checkpoint import get_progress
 from courtflow.bootstrap.exports import EXPORTS
 from courtflow.budget.tables import api_call_ledger
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.errors import BulkFileError, ConfigError
-from courtflow.resources import RESOURCES
 from courtflow.sandbox.bulk import export_rows, write_export
 from courtflow.store import get_watermark, table_checksum
 from courtflow.store.convert import convert_record

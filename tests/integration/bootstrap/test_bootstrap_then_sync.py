@@ -13,14 +13,14 @@ from sqlalchemy import Engine, select
 
 from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.exports import by_resource
+from courtflow.catalogue.resources import RESOURCES
+from courtflow.catalogue.window import Window
 from courtflow.config import Settings
-from courtflow.resources import RESOURCES
+from courtflow.run.sync import open_pipeline, sync_window
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.sandbox.bulk import export_rows, sandbox_records, write_export
 from courtflow.store import get_watermark, table_checksum
 from courtflow.store.tables import resource_table
-from courtflow.sync import open_pipeline, sync_window
-from courtflow.window import Window
 
 RESOURCES_LOADED = ("courts", "dockets", "clusters", "opinions", "people")
 EXPORT_DAY = "2024-03-01"  # the sandbox's data is modified before its end, 2024-03-01

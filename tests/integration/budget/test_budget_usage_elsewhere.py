@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from usage_load import Job, reconciler, settings_of, syncer
 
 from courtflow.budget.tables import EXTERNAL, api_call_ledger
-from courtflow.resources import get_resource
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.window import Window
+from courtflow.run.sync import open_pipeline
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.sandbox.lockstep import run_in_lockstep
 from courtflow.sandbox.server import token_label
 from courtflow.store.engine import dispose_engine, make_engine
 from courtflow.store.migrate import upgrade
-from courtflow.sync import open_pipeline
-from courtflow.window import Window
 
 HEADERS = {"Authorization": f"Token {DEMO_TOKEN}"}
 

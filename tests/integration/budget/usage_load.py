@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from courtflow.budget.budget import Budget
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.window import Window
 from courtflow.client import CourtListenerClient
 from courtflow.config import Settings
-from courtflow.resources import get_resource
+from courtflow.run.sync import open_pipeline
 from courtflow.sandbox import DEMO_TOKEN
 from courtflow.sandbox.lockstep import Lockstep
 from courtflow.store import get_checkpoint
 from courtflow.store.engine import make_engine
-from courtflow.sync import open_pipeline
-from courtflow.window import Window
 
 
 @dataclass(frozen=True)

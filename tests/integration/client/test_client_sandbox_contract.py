@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from courtflow.catalogue.resources import get_resource
 from courtflow.client import (
     CallReport,
     CourtListenerClient,
@@ -35,7 +36,6 @@ from courtflow.errors import (
     ThrottledError,
 )
 from courtflow.redact import Secret
-from courtflow.resources import get_resource
 from courtflow.sandbox import DEMO_TOKEN, FaultConfig, SandboxConfig, start_sandbox, token_label
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,7 +17,7 @@ from observe_browser import dump_dom, screenshot
 from observe_png import colour_stats, read_png
 
 from courtflow.budget.rates import parse_rates
-from courtflow.demo import RATES
+from courtflow.demo.run import RATES
 from courtflow.observe.report import CHART_IDS_FIXED, window_chart_id
 
 REPO = Path(__file__).resolve().parents[3]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Constraint, Engine, Index, Table, inspect
 
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.engine import make_engine
 from courtflow.store.metadata import metadata
 from courtflow.store.migrate import VERSION_TABLE, current_revision, head_revision, upgrade

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store import count_rejects, list_rejects, store_page
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.state import (
     Checkpoint,
     advance_watermark,

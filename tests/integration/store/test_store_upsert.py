@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete, select
 
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.errors import BadPayloadError
-from courtflow.resources import RESOURCES
 from courtflow.store.convert import to_rows
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade

@@ -16,12 +16,12 @@ from courtflow.airflow.operators import (
 )
 from courtflow.airflow.sensors import BudgetSensor
 from courtflow.airflow.triggers import BudgetTrigger
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.window import parse_instant
 from courtflow.client.gate import CallReport, PassThroughGate
 from courtflow.errors import AuthError, ConfigError
 from courtflow.observe.metrics import MemorySink
-from courtflow.resources import get_resource
 from courtflow.store import Checkpoint
-from courtflow.window import parse_instant
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 

@@ -12,9 +12,9 @@ from courtflow.bootstrap.exports import EXPORTS, NOT_RESOURCES, recognise
 from courtflow.bootstrap.header import check_header
 from courtflow.bootstrap.rows import bulk_hash, json_value, watermark_for
 from courtflow.bootstrap.rowscope import plan_filters, row_predicate
+from courtflow.catalogue.resources import RESOURCES
+from courtflow.catalogue.scope import Scope
 from courtflow.errors import BulkFileError, ConfigError
-from courtflow.resources import RESOURCES
-from courtflow.scope import Scope
 
 DOCKETS = EXPORTS["dockets"]
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from client_fakes import BASE, Harness, page
 
+from courtflow.catalogue.resources import get_resource
 from courtflow.errors import (
     AuthError,
     BadPayloadError,
@@ -19,7 +20,6 @@ from courtflow.errors import (
     ServerError,
     ThrottledError,
 )
-from courtflow.resources import get_resource
 
 DOCKETS = get_resource("dockets")
 MakeHarness = Callable[..., Harness]

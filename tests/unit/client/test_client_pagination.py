@@ -10,8 +10,8 @@ import httpx
 import pytest
 from client_fakes import BASE, Harness, page
 
+from courtflow.catalogue.resources import get_resource
 from courtflow.errors import BadPayloadError, CursorLoopError
-from courtflow.resources import get_resource
 
 DOCKETS = get_resource("dockets")
 OPINIONS = get_resource("opinions")

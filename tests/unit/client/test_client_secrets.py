@@ -8,10 +8,10 @@ import httpx
 import pytest
 from client_fakes import BASE, TOKEN, Harness, page
 
+from courtflow.catalogue.resources import get_resource
 from courtflow.config import Settings
 from courtflow.errors import CourtflowError
 from courtflow.redact import Secret
-from courtflow.resources import get_resource
 
 MakeHarness = Callable[..., Harness]
 

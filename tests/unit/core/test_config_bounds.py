@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from courtflow.budget.rates import parse_rate
+from courtflow.catalogue.window import Window, check_step, parse_instant
 from courtflow.config import Settings
 from courtflow.errors import ConfigError
-from courtflow.window import Window, check_step, parse_instant
 
 WINDOW = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC))
 

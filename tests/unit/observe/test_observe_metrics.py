@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from courtflow.catalogue.resources import RESOURCES, metric_name
 from courtflow.client.gate import CallReport, PassThroughGate, Ticket
 from courtflow.errors import BudgetExhaustedError
 from courtflow.observe import metrics as m
@@ -21,7 +22,6 @@ from courtflow.observe.metrics import (
     record_watermark,
     window_label,
 )
-from courtflow.resources import RESOURCES, metric_name
 
 METRICS_MD = Path(m.__file__).with_name("METRICS.md")
 

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from courtflow.filters import FilterField, fchoice, fdate, fdatetime, fint, ftext
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.filters import FilterField, fchoice, fdate, fdatetime, fint, ftext
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.sandbox.filtering import Model, compare, field_value, parse_value
 from courtflow.sandbox.query import ApiError, parse_list_query
 from courtflow.sandbox.timefmt import parse_query_datetime

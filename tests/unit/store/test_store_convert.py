@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.errors import BadPayloadError
-from courtflow.resources import RESOURCES
 from courtflow.store.convert import (
     content_hash,
     convert_record,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.errors import BadPayloadError
-from courtflow.resources import RESOURCES
 from courtflow.store.convert import MAX_DEPTH, content_hash, convert_record, partition_page
 
 DOCKETS = RESOURCES["dockets"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.coltypes import UTCDateTime
 from courtflow.store.tables import BASE_COLUMNS, RESOURCE_TABLES, resource_table
 

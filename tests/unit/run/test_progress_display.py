@@ -6,7 +6,7 @@ import io
 
 from courtflow.client.courtlistener import RetryEvent
 from courtflow.client.gate import CallReport, PassThroughGate
-from courtflow.progress import Progress, open_progress, retry_line
+from courtflow.run.progress import Progress, open_progress, retry_line
 
 
 class Clock:

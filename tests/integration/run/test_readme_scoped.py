@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from courtflow.airflow.dag_config import ResourceConfig
-from courtflow.resources import RESOURCES
+from courtflow.catalogue.resources import RESOURCES
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 
 REPO = Path(__file__).resolve().parents[3]

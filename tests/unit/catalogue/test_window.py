@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from courtflow.catalogue.window import Window, parse_instant
 from courtflow.errors import ConfigError
-from courtflow.window import Window, parse_instant
 
 
 def test_parse_instant_accepts_dates_zulu_and_offsets() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, case, func, inspect, select
 
 from courtflow.budget.tables import api_call_ledger
 from courtflow.budget.usage_sync import not_usage_key
-from courtflow.resources import ResourceSpec
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store import count_rows
 from courtflow.store.tables import sync_rejects
 

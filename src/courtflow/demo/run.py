@@ -5,7 +5,7 @@ CourtListener sandbox plays the API and enforces a compressed rate list (RATES),
 budget's work shows within a minute or two: the DAG's tasks and a courtflow backfill of
 docket-entries in another process share it and ride every limit with no 429. Beside
 them, for the same time, the naive reference design (a pool, a sensor on an hourly
-counter, backoff; courtflow.reference_design) runs against the same sandbox with a token
+counter, backoff; courtflow.demo.naive) runs against the same sandbox with a token
 of its own; the report draws both side by side. Ends with one JSON line, courtflow's own
 run only: {"resources": {...}, "api_calls": n, "throttled": n, "errors": n}.
 A rerun spends no call on courtflow's side and keeps the first run's comparison.
@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from courtflow.budget.rates import parse_rates
+from courtflow.catalogue.resources import get_resources
 from courtflow.observe.compare import DesignRun, design_run_from_ledger
-from courtflow.resources import get_resources
 
 DAG_ID = "courtlistener_pipeline"
 RESOURCES = ("courts", "dockets", "clusters", "opinions")
@@ -104,7 +104,7 @@ def airflow_env(root: Path, demo: Path, extra: Mapping[str, str]) -> dict[str, s
 @contextmanager
 def naive_beside(url: str, demo: Path) -> Iterator[list[DesignRun]]:
     """The naive reference design against the same sandbox while the block runs."""
-    from courtflow.reference_design import run_until
+    from courtflow.demo.naive import run_until
 
     stop, runs = threading.Event(), []
     thread = threading.Thread(
@@ -234,8 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from courtflow.config import Settings
     from courtflow.observe.report import build_report
     from courtflow.redact import Secret
+    from courtflow.run.summary import summarize
     from courtflow.store.engine import make_engine
-    from courtflow.summary import summarize
 
     engine = make_engine(db_url)
     key = Settings(token=Secret(DEMO_TOKEN)).budget_key

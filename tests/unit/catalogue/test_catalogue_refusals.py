@@ -9,9 +9,9 @@ import pytest
 
 from courtflow import cli
 from courtflow.airflow.dag_config import ResourceConfig
+from courtflow.catalogue.resources import RESOURCES
+from courtflow.catalogue.scope import Scope
 from courtflow.errors import ConfigError
-from courtflow.resources import RESOURCES
-from courtflow.scope import Scope
 
 NAMES = list(RESOURCES)
 FILTERED = [n for n in NAMES if RESOURCES[n].filters]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from courtflow.plan import fmt_seconds, plan_calls
+from courtflow.run.plan import fmt_seconds, plan_calls
 
 NOW = 1_000_000.0
 

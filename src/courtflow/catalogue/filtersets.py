@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import overload
 
-from courtflow.filters import (
+from courtflow.catalogue.filters import (
     BASIC,
     BASIC_TEXT_LOOKUPS,
     DATE_LOOKUPS,
@@ -468,5 +468,5 @@ def _expand_resource(resource: str) -> tuple[FilterField, ...]:
     set_name = FILTER_SET_OF.get(resource)
     if set_name is None:
         return ()
-    # The resource's own date_modified is the sync window's (courtflow.filters.RESERVED).
+    # The resource's own date_modified is the sync window's (courtflow.catalogue.filters.RESERVED).
     return tuple(f for f in expand(set_name) if f.name != "date_modified")

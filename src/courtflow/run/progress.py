@@ -37,7 +37,7 @@ from rich.text import Text
 
 from courtflow.client.courtlistener import CourtListenerClient, RetryEvent
 from courtflow.client.gate import CallGate, CallReport, Ticket
-from courtflow.plan import UsageLike
+from courtflow.run.plan import UsageLike
 
 log = logging.getLogger("courtflow.progress")
 

@@ -20,15 +20,15 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from courtflow.budget.rates import parse_rates
+from courtflow.catalogue.resources import RESOURCES, ColumnSpec, ResourceSpec
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window
 from courtflow.config import Settings
 from courtflow.redact import Secret
-from courtflow.resources import RESOURCES, ColumnSpec, ResourceSpec
+from courtflow.run.sync import Pipeline, open_pipeline, sync_window
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.sandbox.config import SYNTHETIC_RESOURCES
-from courtflow.scope import Scope
 from courtflow.store.tables import resource_table
-from courtflow.sync import Pipeline, open_pipeline, sync_window
-from courtflow.window import Window
 
 WINDOW = Window(datetime(1990, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
 VOLUME = 45  # three pages per endpoint (fixtures add a few rows to some)

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from courtflow.budget.tables import api_call_ledger
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.window import Window
 from courtflow.config import Settings
-from courtflow.resources import get_resource
+from courtflow.run.sync import open_pipeline
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.store import Checkpoint, table_checksum
 from courtflow.store.engine import make_engine
-from courtflow.sync import open_pipeline
-from courtflow.window import Window
 
 SINCE, UNTIL = "2024-01-01T00:00:00Z", "2024-01-11T00:00:00Z"
 SPEC = get_resource("dockets")

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from courtflow.budget.tables import api_call_ledger
-from courtflow.resources import get_resource
+from courtflow.catalogue.resources import get_resource
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.store import table_checksum
 from pg_cluster import Cluster, own_cluster

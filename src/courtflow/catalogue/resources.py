@@ -9,7 +9,7 @@ snapshot 2026-08): ``cl/api/urls.py`` for the routes, the viewset named beside e
 (``cl/<app>/api_views.py``; FJC in ``cl/recap/views.py``) for ``ordering_fields``,
 ``cursor_ordering_fields`` (v4 cursor pagination, ``cl/api/pagination.py``),
 ``permission_classes`` and ``filterset_class``, whose filters are in
-:mod:`courtflow.filtersets`; the serializers (``cl/<app>/api_serializers.py``) for the
+:mod:`courtflow.catalogue.filtersets`; the serializers (``cl/<app>/api_serializers.py``) for the
 record shapes. How each resource is synced:
 
 - **incremental**: cursor ``order_by=date_modified`` and ``date_modified__gte/__lt``
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from courtflow.catalogue.filters import FilterField
+from courtflow.catalogue.filtersets import resource_filters
 from courtflow.errors import ConfigError
-from courtflow.filters import FilterField
-from courtflow.filtersets import resource_filters
 
 ColumnType = Literal["text", "int", "bool", "date", "datetime"]
 Pagination = Literal["cursor", "page"]

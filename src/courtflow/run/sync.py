@@ -23,14 +23,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from courtflow.budget.budget import Budget
+from courtflow.catalogue.resources import ResourceSpec
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window
 from courtflow.client import CourtListenerClient
 from courtflow.client.courtlistener import RetryListener
 from courtflow.client.gate import CallGate
 from courtflow.client.paging import Page
 from courtflow.config import Settings
 from courtflow.errors import NotFoundError
-from courtflow.resources import ResourceSpec
-from courtflow.scope import Scope
 from courtflow.store import (
     Checkpoint,
     advance_watermark,
@@ -41,7 +42,6 @@ from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
 from courtflow.store.rejects import store_page
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
-from courtflow.window import Window
 
 log = logging.getLogger("courtflow.sync")
 

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window
 from courtflow.config import Settings
-from courtflow.resources import get_resource
+from courtflow.run.sync import open_pipeline
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
-from courtflow.scope import Scope
 from courtflow.store import Checkpoint
-from courtflow.sync import open_pipeline
-from courtflow.window import Window
 
 SPEC = get_resource("dockets")
 START = datetime(2024, 1, 5, tzinfo=UTC)

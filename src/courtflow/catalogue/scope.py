@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from courtflow.filters import check_filters
-from courtflow.resources import ResourceSpec
+from courtflow.catalogue.filters import check_filters
+from courtflow.catalogue.resources import ResourceSpec
 
 WHOLE = ""  # the key of a resource's unfiltered scope
 

@@ -2,7 +2,7 @@
 
 A filter is ``field__lookup=value`` as django-filter spells it on the server
 (``court=scotus``, ``date_filed__gte=2020-01-01``, ``cluster__docket__court=ca9``). Each
-:class:`~courtflow.resources.ResourceSpec` lists its :class:`FilterField` s, read from the
+:class:`~courtflow.catalogue.resources.ResourceSpec` lists its :class:`FilterField` s, read from the
 server's ``filterset_class``; anything else is refused here with a message naming it and
 listing what is valid, because the server would answer it with 400 after the call was paid.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from courtflow.errors import ConfigError
 
 if TYPE_CHECKING:
-    from courtflow.resources import ResourceSpec
+    from courtflow.catalogue.resources import ResourceSpec
 
 FilterType = Literal["text", "int", "float", "date", "datetime", "bool", "choice"]
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from courtflow.catalogue.resources import get_resource
+from courtflow.catalogue.scope import Scope
+from courtflow.catalogue.window import Window
 from courtflow.config import Settings
 from courtflow.errors import (
     BodyTooLargeError,
@@ -18,9 +21,9 @@ from courtflow.errors import (
 )
 from courtflow.observe.report import gather
 from courtflow.redact import Secret
-from courtflow.resources import get_resource
+from courtflow.run.summary import summarize
+from courtflow.run.sync import SyncResult, open_pipeline
 from courtflow.sandbox import DEMO_TOKEN, FaultConfig, RunningSandbox, SandboxConfig, start_sandbox
-from courtflow.scope import Scope
 from courtflow.store import (
     Checkpoint,
     count_rejects,
@@ -31,9 +34,6 @@ from courtflow.store import (
 )
 from courtflow.store.reset import clear_checkpoints
 from courtflow.store.tables import resource_table
-from courtflow.summary import summarize
-from courtflow.sync import SyncResult, open_pipeline
-from courtflow.window import Window
 from pg_support import scratch_database
 
 SPEC = get_resource("dockets")

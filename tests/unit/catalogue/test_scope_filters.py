@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from courtflow.catalogue.filters import check_filters, parse_filter_items
+from courtflow.catalogue.resources import RESOURCES
+from courtflow.catalogue.scope import WHOLE, Scope
 from courtflow.errors import ConfigError
-from courtflow.filters import check_filters, parse_filter_items
-from courtflow.resources import RESOURCES
-from courtflow.scope import WHOLE, Scope
 
 DOCKETS = RESOURCES["dockets"]
 OPINIONS = RESOURCES["opinions"]

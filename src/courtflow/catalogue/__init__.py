@@ -1,0 +1,1 @@
+"""The catalogue: every endpoint, its filter sets and filters, scopes and windows."""

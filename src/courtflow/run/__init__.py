@@ -1,0 +1,1 @@
+"""A run: sync and backfill, their plan, progress, summary and hints."""
