@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PY := $(VENV)/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help setup demo test test-unit test-integration test-slow lint typecheck bench compat clean reliability
+.PHONY: help setup docs demo test test-unit test-integration test-slow lint typecheck bench compat clean reliability
 
 help:
 	@echo "make demo   - run the courtlistener_pipeline DAG end to end (SQLite + sandbox, offline)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make reliability - faults, restarts, poison, hostile server; writes reliability/RESULTS.md"
 	@echo "make lint   - ruff + mypy --strict"
+	@echo "make docs   - build the documentation site into site/ (strict: a warning fails)"
 	@echo "make compat - the wheel with the oldest and newest supported Airflow (before a release)"
 
 setup: $(VENV)/.synced
@@ -31,6 +32,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 demo: setup
 	$(PY) -m courtflow.demo
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" tests

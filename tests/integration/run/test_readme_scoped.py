@@ -1,4 +1,4 @@
-"""The README's endpoint table is the catalogue, and its scoped example runs as written.
+"""The docs' endpoint table (docs/endpoints.md) is the catalogue, and its scoped example runs as written.
 
 The ``sh`` block under "Scoped example" is run line by line against the sandbox (the
 ``courtflow`` CLI, SQLite target); each scoped sync stores exactly the scope's rows as
@@ -27,7 +27,7 @@ from courtflow.catalogue.resources import RESOURCES
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 
 REPO = Path(__file__).resolve().parents[3]
-README = (REPO / "README.md").read_text(encoding="utf-8")
+README = (REPO / "docs" / "endpoints.md").read_text(encoding="utf-8")
 PERMISSIONS = {"anonymous": "none (anonymous read)", "token": "a token (any account)"}
 
 
@@ -44,7 +44,7 @@ def code_block(text_: str, language: str) -> str:
 
 
 def table_rows() -> list[list[str]]:
-    body = section("## Endpoints and scoped syncs")
+    body = section("# Endpoints and scoped syncs")
     lines = [ln for ln in body.splitlines() if ln.startswith("| `")]
     return [[cell.strip() for cell in ln.strip("|").split(" | ")] for ln in lines]
 
@@ -97,7 +97,7 @@ def test_the_scoped_example_runs_as_written(sandbox: RunningSandbox, tmp_path: P
     env = {**os.environ, "COURTLISTENER_API_BASE_URL": sandbox.url,
            "COURTLISTENER_API_TOKEN": DEMO_TOKEN, "COURTFLOW_DATABASE_URL": db,
            "COURTFLOW_RATES": "1000000/hour"}  # fmt: skip
-    lines = [ln for ln in code_block(section("### Scoped example"), "sh").splitlines() if ln]
+    lines = [ln for ln in code_block(section("## Scoped example"), "sh").splitlines() if ln]
     assert len(lines) >= 3 and all(ln.startswith("courtflow ") for ln in lines)
     synced: dict[str, int] = {}
     for line in lines:
@@ -122,7 +122,7 @@ def test_the_scoped_example_runs_as_written(sandbox: RunningSandbox, tmp_path: P
 
 
 def test_the_dag_example_is_the_shipped_scoped_dag() -> None:
-    shown = ast.literal_eval("{" + code_block(section("### Scoped example"), "python") + "}")
+    shown = ast.literal_eval("{" + code_block(section("## Scoped example"), "python") + "}")
     shipped = runpy.run_path(str(REPO / "dags" / "courtlistener_scoped.py"))["CONFIG"]
     assert shown["resources"] == shipped["resources"]
     scopes = [ResourceConfig.from_value(r) for r in shown["resources"]]
