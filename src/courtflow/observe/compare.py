@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import EXTERNAL, api_call_ledger
+from courtflow.budget.waits import max_admissible
 from courtflow.observe.calc import peak_window
 from courtflow.observe.history import as_utc
 
@@ -48,6 +49,16 @@ class DesignRun:
     def peak(self, rate: Rate) -> int:
         """The most admitted calls in any window of ``rate`` (the server's count)."""
         return peak_window(self.admitted, rate.period)[0]
+
+    def share_of_allowed(self, rates: Sequence[Rate]) -> float:
+        """Admitted calls over the most ``rates`` allow in this run's time (1.0: all)."""
+        most = max_admissible(rates, self.seconds, step=0.01)
+        return len(self.admitted) / most if most else 0.0
+
+    def between(self, start: float, end: float) -> DesignRun:
+        """This run's attempts in ``[start, end]``, as a run of exactly that period."""
+        kept = tuple(a for a in self.attempts if start <= a[0] <= end)
+        return DesignRun(self.name, start, end - start, kept)
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "started": self.started, "seconds": self.seconds,

@@ -109,6 +109,7 @@ def comparison_section(designs: Sequence[DesignRun], rates: Sequence[Rate]) -> s
         ("run time", [fmt_seconds(d.seconds) for d in designs]),
         ("the most the rates allow in that time",
          [f"{max_admissible(rates, d.seconds, step=0.01):,}" for d in designs]),
+        ("share of it admitted", [f"{d.share_of_allowed(rates):.0%}" for d in designs]),
         *((f"peak in any {r.text} window (limit {r.limit})", [f"{d.peak(r):,}" for d in designs])
           for r in rates),
     ]  # fmt: skip

@@ -60,6 +60,12 @@ def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
     assert summary["rejected"] == 0
     assert re.search(r"naive reference design\s+\d+ calls,\s+[1-9]\d* x 429", first.stderr)
     assert re.search(r"courtflow\s+\d+ calls,\s+0 x 429", first.stderr)
+    # Over the same period (the DAG's run, Airflow already started), courtflow is admitted
+    # at least 95% of the calls the rates allow; the naive design's share is shown beside.
+    share = re.search(r"courtflow\s+\d+ calls.*: (\d+)% of the calls the rates allow",
+                      first.stderr)  # fmt: skip
+    assert share and int(share.group(1)) >= 95, first.stderr[-2000:]
+    assert re.search(r"naive reference design .*: \d+% of the calls the rates allow", first.stderr)
 
     report = where / "report.html"
     dom = dump_dom(chromium, report, tmp_path)
@@ -84,6 +90,7 @@ def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
     assert ours_429 and max(ours_429) == 0 and naive_429 and max(naive_429) > 0
     totals = re.search(r"<table id=.comparison-totals.>.*?</table>", dom, re.S)
     assert totals is not None and "429 answers" in totals.group(0)
+    assert "share of it admitted" in totals.group(0)
 
     png = read_png(screenshot(chromium, report, tmp_path / "demo.png", tmp_path, "1400,6000"))
     ink, colours = colour_stats(png)
