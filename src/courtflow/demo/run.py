@@ -27,14 +27,14 @@ from pathlib import Path
 
 from courtflow.budget.rates import parse_rates
 from courtflow.catalogue.resources import get_resources
-from courtflow.observe.compare import DesignRun, design_run_from_ledger
+from courtflow.observe.compare import DesignRun, design_run_from_ledger, whole_windows
 
 DAG_ID = "courtlistener_pipeline"
 RESOURCES = ("courts", "dockets", "clusters", "opinions")
 # A second courtflow process shares the token's budget with the DAG while it runs.
 BESIDE = "docket-entries"
 SINCE = "2024-01-01T00:00:00+00:00"
-UNTIL = "2024-01-05T00:00:00+00:00"
+UNTIL = "2024-01-10T00:00:00+00:00"
 # The backfill beside the DAG has more work than the DAG, so courtflow always has a call
 # ready when room appears, until the DAG ends (the compared period).
 BESIDE_UNTIL = "2024-01-25T00:00:00+00:00"
@@ -123,36 +123,40 @@ def naive_beside(url: str, demo: Path) -> Iterator[list[DesignRun]]:
         thread.join(timeout=60)
 
 
-def _first_dag_call(db_url: str, dag: subprocess.Popen[bytes], launched: datetime,
-                    timeout: float = 600.0) -> datetime | None:
-    """When the DAG's first task reserved its first call after ``launched`` (Airflow takes
-    a while to start its tasks); None if the DAG ended without calling (a rerun)."""
+def _dag_calls(db_url: str, launched: datetime) -> tuple[datetime | None, datetime | None]:
+    """The first and the last call the DAG's tasks reserved after ``launched``."""
     from sqlalchemy import create_engine, func, select
 
     from courtflow.budget.tables import api_call_ledger
     from courtflow.observe.history import as_utc
 
     L = api_call_ledger.c
-
     engine = create_engine(db_url)
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            try:
-                with engine.connect() as conn:
-                    first = conn.execute(
-                        select(func.min(L.reserved_at)).where(L.dag_id.is_not(None),
-                                                              L.reserved_at >= launched)
-                    ).scalar()
-                if first is not None:
-                    return as_utc(first)
-            except Exception:  # the table appears with the first task's migration
-                pass
-            if dag.poll() is not None:
-                return None
-            time.sleep(0.2)
+        with engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(L.reserved_at), func.max(L.reserved_at)).where(
+                    L.dag_id.is_not(None), L.reserved_at >= launched)
+            ).one()
+    except Exception:  # the table appears with the first task's migration
+        return None, None
     finally:
         engine.dispose()
+    return as_utc(first), as_utc(last)
+
+
+def _first_dag_call(db_url: str, dag: subprocess.Popen[bytes], launched: datetime,
+                    timeout: float = 600.0) -> datetime | None:
+    """When the DAG's first task reserved its first call after ``launched`` (Airflow takes
+    a while to start its tasks); None if the DAG ended without calling (a rerun)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        first, _ = _dag_calls(db_url, launched)
+        if first is not None:
+            return first
+        if dag.poll() is not None:
+            return None
+        time.sleep(0.2)
     _fail(f"the DAG made no call within {timeout:.0f}s")
     return None
 
@@ -236,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if dag.wait() != 0:
                 beside.kill()
                 _fail(f"airflow dags test exited with status {dag.returncode}", log)
-            dag_finished = datetime.now(UTC)
+            # The period ends with the DAG's last call, not with Airflow's tear-down.
+            dag_finished = _dag_calls(db_url, launched)[1] or datetime.now(UTC)
         if beside.wait(timeout=900) != 0:
             _fail(f"courtflow backfill --resource {BESIDE} exited with status "
                   f"{beside.returncode}", demo / "backfill.log")  # fmt: skip
@@ -250,11 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = make_engine(db_url)
     key = Settings(token=Secret(DEMO_TOKEN)).budget_key
     summary = summarize(engine, get_resources((*RESOURCES, BESIDE)), since=started)
-    # Compared over the DAG's run, from its first call to its end; the backfill beside it
-    # keeps courtflow's calls coming all that time (it finishes its own work after).
+    # Compared over the DAG's run, from its first call, in whole windows of the longest
+    # rate (observe.compare.whole_windows); the backfill beside it keeps courtflow's calls
+    # coming all that time (and finishes its own work after).
+    rates = parse_rates(RATES)
+    end = whole_windows(rates, clock.timestamp(), dag_finished.timestamp())
     ours = design_run_from_ledger(engine, "courtflow", since=clock, until=dag_finished,
-                                  budget_key=key)  # fmt: skip
-    same = [n.between(clock.timestamp(), dag_finished.timestamp()) for n in naive]
+                                  budget_key=key).between(clock.timestamp(), end)  # fmt: skip
+    same = [n.between(clock.timestamp(), end) for n in naive]
     pair = _comparison(demo, ours, same)
     report = build_report(engine, parse_rates(RATES), demo / "report.html", budget_key=key,
                           comparison=pair, title="courtflow demo report")  # fmt: skip

@@ -56,8 +56,8 @@ class DesignRun:
         return len(self.admitted) / most if most else 0.0
 
     def between(self, start: float, end: float) -> DesignRun:
-        """This run's attempts in ``[start, end]``, as a run of exactly that period."""
-        kept = tuple(a for a in self.attempts if start <= a[0] <= end)
+        """This run's attempts in ``[start, end)``, as a run of exactly that period."""
+        kept = tuple(a for a in self.attempts if start <= a[0] < end)
         return DesignRun(self.name, start, end - start, kept)
 
     def to_json(self) -> str:
@@ -69,6 +69,19 @@ class DesignRun:
         doc = json.loads(text)
         attempts = tuple((float(t), None if s is None else int(s)) for t, s in doc["attempts"])
         return cls(doc["name"], float(doc["started"]), float(doc["seconds"]), attempts)
+
+
+def whole_windows(rates: Sequence[Rate], start: float, last: float) -> float:
+    """The end of the compared period: whole windows of the longest rate from ``start``.
+
+    Within a whole window both a perfect caller and any caller that always has work get
+    exactly that window's limit, whatever the phase of their bursts; a period cut inside
+    a burst would judge the phase, not the budget. Shorter than one window: up to
+    ``last`` (included).
+    """
+    longest = max(r.period for r in rates)
+    whole = int((last - start) // longest)
+    return start + whole * longest if whole else last + 1e-6
 
 
 def design_run_from_ledger(
