@@ -1,4 +1,5 @@
-"""The docs' endpoint table (docs/endpoints.md) is the catalogue, and its scoped example runs as written.
+"""The endpoint table of docs/endpoints.md is the catalogue; its scoped example runs
+as written.
 
 The ``sh`` block under "Scoped example" is run line by line against the sandbox (the
 ``courtflow`` CLI, SQLite target); each scoped sync stores exactly the scope's rows as
