@@ -92,5 +92,10 @@ def test_cli_filter_items() -> None:
     }
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_filter_items(["court"])
-    with pytest.raises(ConfigError, match="twice"):
-        parse_filter_items(["court=a", "court=b"])
+    # A name given again is a second value; only a filter taking several accepts it.
+    assert parse_filter_items(["court=a", "court=b"]) == {"court": ("a", "b")}
+    with pytest.raises(ConfigError) as err:
+        Scope.of(DOCKETS, parse_filter_items(["court=a", "court=b"]))
+    message = str(err.value)
+    assert "'court' on dockets takes one value, got 2 ('a', 'b')" in message
+    assert message.endswith("filters taking several values here: none")

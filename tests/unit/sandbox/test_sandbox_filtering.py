@@ -24,7 +24,11 @@ def sample(field: FilterField, lookup: str) -> str:
         return "2"
     if lookup == "isnull":
         return "false"
-    one = field.choices[0] if field.type == "choice" else SAMPLES[field.type]
+    # Choices are checked on exact only; other lookups take the field's own type.
+    if field.choices and lookup == "exact":
+        one = field.choices[0]
+    else:
+        one = SAMPLES["text" if field.type == "choice" else field.type]
     return f"{one},{one}" if lookup in ("range", "in") else one
 
 
