@@ -92,6 +92,10 @@ class FilterTable(Sequence[FilterField]):
     @abstractmethod
     def _all(self) -> tuple[FilterField, ...]: ...
 
+    def why_not(self, name: str) -> str | None:
+        """Why a name the server would take is left out, when it is (else None)."""
+        return None
+
     def by_name(self) -> Mapping[str, FilterField]:
         if self._index is None:
             self._index = {f.name: f for f in self._all()}
@@ -158,6 +162,7 @@ def split_filter(spec: Filterable, name: str) -> tuple[FilterField, str]:
         field = fields[field_name]
         if lookup in field.lookups:
             return field, lookup
+        _refuse_left_out(spec, name)
         # A relation is also a filter itself (court=scotus): a typo below it reads as a lookup.
         under = valid_at(spec, name) if any(
             n.startswith(field_name + "__") for n in fields
@@ -173,8 +178,16 @@ def split_filter(spec: Filterable, name: str) -> tuple[FilterField, str]:
             f"filter {name!r} on {spec.name}: {head!r} is set by the sync itself "
             "(use --since/--until for date_modified windows)"
         )
+    _refuse_left_out(spec, name)
     valid = ", ".join(valid_at(spec, name)) or "none"
     raise ConfigError(f"unknown filter {name!r} on {spec.name}; valid filters: {valid}")
+
+
+def _refuse_left_out(spec: Filterable, name: str) -> None:
+    """A name the server takes but the catalogue leaves out on purpose, said as such."""
+    reason = spec.filters.why_not(name) if isinstance(spec.filters, FilterTable) else None
+    if reason is not None:
+        raise ConfigError(f"filter {name!r} on {spec.name}: {reason}")
 
 
 def valid_at(spec: Filterable, name: str) -> list[str]:

@@ -551,6 +551,27 @@ class LazyFilters(FilterTable):
             self._items = _expand_resource(self.resource)
         return self._items
 
+    def why_not(self, name: str) -> str | None:
+        """A true back-reference, named with the shorter path that says the same."""
+        set_name = FILTER_SET_OF.get(self.resource)
+        parts = name.split("__")
+        came: Related | None = None
+        came_from = ""
+        for i, part in enumerate(parts):
+            if set_name is None:
+                return None
+            rel = next((r for r in FILTER_SETS[set_name].related if r.name == part), None)
+            if rel is None:
+                return None
+            if inverse(came, came_from, rel):
+                shorter = "__".join((*parts[: i - 1], *parts[i + 1 :])) or "id"
+                return (
+                    f"{parts[i - 1]}__{part} leads straight back to where it started "
+                    f"(a back-reference, left out); say {shorter!r}"
+                )
+            came, came_from, set_name = rel, set_name, rel.target
+        return None
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LazyFilters):
             return self.resource == other.resource

@@ -182,8 +182,15 @@ def test_several_values_are_refused_where_production_reads_one() -> None:
 def test_relation_paths_back_along_another_link_are_accepted() -> None:
     assert Scope.of(OPINIONS, {"author__opinions_joined__type": "020lead"}).filters
     assert Scope.of(PEOPLE, {"opinions_written__joined_by__name_last": "Doe"}).filters
-    with pytest.raises(ConfigError, match="unknown filter 'clusters__docket__court'"):
-        Scope.of(DOCKETS, {"clusters__docket__court": "ca9"})  # this docket again
+    # Straight back along the same link: this docket again, said with the shorter name.
+    with pytest.raises(ConfigError) as err:
+        Scope.of(DOCKETS, {"clusters__docket__court": "ca9"})
+    assert str(err.value) == (
+        "filter 'clusters__docket__court' on dockets: clusters__docket leads straight back "
+        "to where it started (a back-reference, left out); say 'court'"
+    )
+    with pytest.raises(ConfigError, match="back-reference, left out\\); say 'name_last'"):
+        Scope.of(PEOPLE, {"opinions_written__author__name_last": "Doe"})
 
 
 def test_tags_and_citations_are_filters() -> None:
