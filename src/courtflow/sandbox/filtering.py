@@ -139,8 +139,7 @@ def compile_condition(resource: str, param: str, values: Sequence[str]) -> Condi
         raise KeyError(param)
     path, field, lookup, last = resolved
     if field.multiple:
-        if not any(values):
-            raise BadValue("This field is required.")
+        # MultipleChoiceField checks every value, an empty one too ("" is no choice).
         value: Any = tuple(_one(field, lookup, v) for v in values)
         lookup = "in"
     else:
