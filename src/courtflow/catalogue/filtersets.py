@@ -26,8 +26,9 @@ Choices are the model's codes in the server's source (``cl/search/models.py``,
 ``tests/unit/catalogue/test_catalogue_options_contract.py`` holds them equal to
 production's ``OPTIONS``. ``Tag`` and ``Citation`` are filter sets only (``tags``,
 ``citations``), not resources of the catalogue.
-The sandbox (``courtflow.sandbox.query``) applies exactly these names, so a relation also
-says how it is stored there: ``via`` is the model field holding the link, on this side
+The sandbox (``courtflow.sandbox.filtering``) walks these sets as the server does
+(back-references included, four relations deep), so a relation also says how it is
+stored there: ``via`` is the model field holding the link, on this side
 (forward) or on the target's side (``reverse``).
 """
 
