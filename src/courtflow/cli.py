@@ -461,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             metavar="NAME=VALUE",
             help="server-side filter of the scope, repeatable (e.g. court=scotus, "
-            "date_filed__gte=2020-01-01); checked before any call",
+            "date_filed__gte=2020-01-01); a filter production takes several values for "
+            "may be given again (type=010combined --filter type=020lead); checked before "
+            "any call",
         )
 
     def prioritised(p: argparse.ArgumentParser, default: str) -> None:

@@ -198,7 +198,9 @@ class ResourceConfig:
     fields: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     max_sleep: float | None = None  # overrides the DAG's for this resource
-    # Server-side filters of the scope (courtflow.catalogue.filters), checked at DAG import.
+    # Server-side filters of the scope (courtflow.catalogue.filters), checked at DAG import;
+    # sorted (name, value) pairs, one per value of a filter taking several (a list here:
+    # ``type: [010combined, 020lead]``, sent as repeated parameters).
     filters: tuple[tuple[str, str], ...] = ()
     # Task group id; needed when one resource appears twice with different filters.
     id: str | None = None
@@ -222,7 +224,10 @@ class ResourceConfig:
         max_sleep = value.get("max_sleep")
         filters = value.get("filters") or {}
         if not isinstance(filters, Mapping):
-            raise ConfigError(f"{name}.filters: expected a mapping of filter to value")
+            raise ConfigError(
+                f"{name}.filters: expected a mapping of filter to value (a list of values "
+                "for a filter taking several)"
+            )
         group = value.get("id")
         if group is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(group)):
             raise ConfigError(f"{name}.id {group!r}: use letters, digits and '_'")

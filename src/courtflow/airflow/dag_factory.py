@@ -28,6 +28,7 @@ from courtflow.airflow.dag_config import API_POOL, PipelineConfig, ResourceConfi
 from courtflow.airflow.notifications import failure_notifiers
 from courtflow.airflow.operators import CourtListenerSyncOperator
 from courtflow.airflow.sensors import BudgetSensor
+from courtflow.catalogue.scope import Scope
 from courtflow.errors import ConfigError
 
 __all__ = ["API_POOL", "asset_for", "build_dag", "timetable_for"]
@@ -141,7 +142,7 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
             courtlistener_conn_id=cfg.courtlistener_conn_id,
             fields=resource.fields or None,
             omit=resource.omit or None,
-            filters=dict(resource.filters) or None,
+            filters=Scope(resource.name, resource.filters).mapping() or None,
             max_sleep=resource.max_sleep if resource.max_sleep is not None else cfg.max_sleep,
             poll_interval=cfg.trigger_poll_interval.total_seconds(),
             min_deferral=cfg.min_deferral.total_seconds(),

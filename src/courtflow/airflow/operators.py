@@ -138,7 +138,8 @@ class CourtListenerSyncOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         # Fail at parse time on a typo in the resource or a filter, not at run time.
-        self.filters = dict(Scope.of(get_resource(resource), filters).filters)
+        # A filter given several values (a list in the DAG config) keeps them as a tuple.
+        self.filters = Scope.of(get_resource(resource), filters).mapping()
         if priority is not None:
             from courtflow.budget.classes import parse_priority
 

@@ -67,7 +67,8 @@ class Loader(Protocol):
 @dataclass(frozen=True)
 class BootstrapOptions:
     resource: str | None = None  # when the file name does not say
-    filters: Mapping[str, str] = field(default_factory=dict)
+    # A filter taking several values has a tuple of them (courtflow.catalogue.filters).
+    filters: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     load_all: bool = False  # load every row even when the filters cannot be evaluated
     overlap: timedelta = timedelta(days=1)
     run_id: str | None = None

@@ -66,13 +66,17 @@ def _column_for(export: Export, field: str) -> ExportColumn | None:
 def plan_filters(export: Export, spec: ResourceSpec, scope: Scope) -> FilterPlan:
     usable: list[RowFilter] = []
     unusable: list[str] = []
-    for name, value in scope.filters:
+    for name, values in scope.grouped().items():
         field, lookup = split_filter(spec, name)
         column = _column_for(export, field.name)
         if column is None:
             unusable.append(name)
+        elif len(values) > 1:
+            # Several values of one filter (type=010combined&type=020lead) are any of them,
+            # as the server's MultipleChoiceFilter reads them; its codes hold no comma.
+            usable.append(RowFilter(name, column, "in", ",".join(values)))
         else:
-            usable.append(RowFilter(name, column, lookup, value))
+            usable.append(RowFilter(name, column, lookup, values[0]))
     return FilterPlan(tuple(usable), tuple(unusable))
 
 

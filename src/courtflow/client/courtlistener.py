@@ -147,7 +147,7 @@ class CourtListenerClient:
         resume_url: str | None = None,
         fields: Sequence[str] | None = None,
         omit: Sequence[str] | None = None,
-        filters: Mapping[str, str] | None = None,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Iterator[Page]:
         """Pages of ``spec`` modified in ``[since, until)``, following ``next`` exactly.
 
@@ -168,8 +168,7 @@ class CourtListenerClient:
             params = paginator.first_params(
                 spec, since=since, until=until, fields=fields, omit=omit
             )
-            params.update(filters or {})
-            url = join_url(self.base_url, spec.path, params)
+            url = join_url(self.base_url, spec.path, {**params, **(filters or {})})
         # Every URL of this walk: a 'next' back to any of them is a loop of some length,
         # which would otherwise run until killed. One URL per page: bounded by the window.
         seen: set[str] = set()
@@ -205,12 +204,14 @@ class CourtListenerClient:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
-        filters: Mapping[str, str] | None = None,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
     ) -> int:
         """Rows of ``spec`` (and ``filters``) in ``[since, until)``; one call."""
         paginator = paginator_for(spec)
-        params = paginator.first_params(spec, since=since, until=until, fields=None, omit=())
-        params.update(filters or {})
+        params: dict[str, str | Sequence[str]] = {
+            **paginator.first_params(spec, since=since, until=until, fields=None, omit=()),
+            **(filters or {}),
+        }
         if spec.pagination == "cursor":
             params["count"] = "on"
             url = join_url(self.base_url, spec.path, params)

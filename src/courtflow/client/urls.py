@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import httpx
 
@@ -12,8 +12,9 @@ from courtflow.redact import redact
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def join_url(base_url: str, path: str, params: Mapping[str, str]) -> str:
-    """``base_url`` + relative ``path`` + encoded ``params`` (used for first requests only)."""
+def join_url(base_url: str, path: str, params: Mapping[str, str | Sequence[str]]) -> str:
+    """``base_url`` + relative ``path`` + encoded ``params`` (used for first requests only);
+    a list value is a repeated parameter (``type=010combined&type=020lead``)."""
     url = httpx.URL(base_url.rstrip("/") + "/" + path.lstrip("/"))
     if params:
         url = url.copy_merge_params(dict(params))

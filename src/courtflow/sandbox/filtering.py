@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from courtflow.catalogue.filters import PART_LOOKUPS, FilterField
-from courtflow.catalogue.filtersets import FILTER_SET_OF, FILTER_SETS, Related, expand
+from courtflow.catalogue.filtersets import FILTER_SET_OF, FILTER_SETS, Related
 from courtflow.sandbox.timefmt import SERVER_TZ, from_us, parse_query_datetime
 
 TRUE = frozenset({"true", "True", "1"})
@@ -72,41 +72,79 @@ class Condition:
         return _match(rows, self, model, 0)
 
 
+# cl.api.utils.MAX_FILTER_DEPTH: relations a parameter may walk before its last part.
+MAX_FILTER_DEPTH = 4
+
 
 @cache
-def filter_names(resource: str) -> Mapping[str, FilterField]:
-    """Every filter name of ``resource`` (its own ``date_modified`` included), by name."""
+def _own_names(set_name: str) -> Mapping[str, tuple[FilterField, Related | None]]:
+    """One filter set's own names: its fields, and each relation as a value filter."""
+    filter_set = FILTER_SETS[set_name]
+    out: dict[str, tuple[FilterField, Related | None]] = {
+        f.name: (f, None) for f in filter_set.fields
+    }
+    for rel in filter_set.related:
+        out[rel.name] = (FilterField(rel.name, FILTER_SETS[rel.target].key), rel)
+    return out
+
+
+@cache
+def resolve(
+    resource: str, param: str
+) -> tuple[tuple[Related, ...], FilterField, str, Related | None] | None:
+    """The relations ``param`` walks, its last field (named locally), lookup and, when the
+    last part is a relation, that relation; None when the server would refuse the name.
+
+    As ``cl.api.utils.is_valid_filter_param`` walks it: a name of the current set (with
+    a lookup) or a ``RelatedFilter`` followed by a name of its set, at most
+    :data:`MAX_FILTER_DEPTH` relations deep, whatever set the walk came from (the
+    catalogue is stricter: :func:`courtflow.catalogue.filtersets.inverse`).
+    """
     set_name = FILTER_SET_OF.get(resource)
-    return {} if set_name is None else {f.name: f for f in expand(set_name)}
+    if set_name is None:
+        return None
+    path: list[Related] = []
+    rest = param
+    while True:
+        names = _own_names(set_name)
+        if rest in names:
+            field, rel = names[rest]
+            return tuple(path), field, "exact", rel
+        head, sep, lookup = rest.rpartition("__")
+        if sep and head in names and lookup in names[head][0].lookups:
+            field, rel = names[head]
+            return tuple(path), field, lookup, rel
+        prefix, sep, rest = rest.partition("__")
+        relation = next((r for r in FILTER_SETS[set_name].related if r.name == prefix), None)
+        if not sep or relation is None or len(path) == MAX_FILTER_DEPTH:
+            return None
+        path.append(relation)
+        set_name = relation.target
 
 
 def split_param(resource: str, param: str) -> tuple[FilterField, str] | None:
     """The field and lookup a parameter names, or None when the server would refuse it."""
-    names = filter_names(resource)
-    if param in names:
-        return names[param], "exact"
-    head, sep, lookup = param.rpartition("__")
-    if sep and head in names and lookup in names[head].lookups:
-        return names[head], lookup
-    return None
+    resolved = resolve(resource, param)
+    return None if resolved is None else (resolved[1], resolved[2])
 
 
-def compile_condition(resource: str, param: str, text: str) -> Condition:
-    """The condition of one known parameter; BadValue when its value does not parse."""
-    split = split_param(resource, param)
-    if split is None:
+def compile_condition(resource: str, param: str, values: Sequence[str]) -> Condition:
+    """The condition of one known parameter; BadValue when its value does not parse.
+
+    ``values`` are the parameter's values in the query string: a ``MultipleChoiceFilter``
+    reads them all (any matches), every other filter the last, as ``QueryDict.get`` does.
+    """
+    resolved = resolve(resource, param)
+    if resolved is None:
         raise KeyError(param)
-    field, lookup = split
-    parts = field.name.split("__")
-    current = FILTER_SETS[FILTER_SET_OF[resource]]
-    path: list[Related] = []
-    for part in parts[:-1]:
-        rel = next(r for r in current.related if r.name == part)
-        path.append(rel)
-        current = FILTER_SETS[rel.target]
-    last = next((r for r in current.related if r.name == parts[-1]), None)
-    value = parse_value(field, lookup, text)
-    return Condition(param, resource, tuple(path), field, last, lookup, value)
+    path, field, lookup, last = resolved
+    if field.multiple:
+        # MultipleChoiceField checks every value, an empty one too ("" is no choice).
+        value: Any = tuple(_one(field, lookup, v) for v in values)
+        lookup = "in"
+    else:
+        value = parse_value(field, lookup, values[-1])
+    return Condition(param, resource, path, field, last, lookup, value)
 
 
 def parse_value(field: FilterField, lookup: str, text: str) -> Any:
@@ -134,6 +172,12 @@ def _bool(text: str) -> bool:
 
 
 def _one(field: FilterField, lookup: str, text: str) -> Any:
+    # django-filter makes a ChoiceFilter of a field with choices for ``exact`` only
+    # (FilterSet.filter_for_lookup); its other lookups parse as the field's own type.
+    if field.choices and lookup == "exact":
+        if text not in field.choices:
+            raise BadValue(INVALID_CHOICE.format(text))
+        return int(text) if field.type == "int" else text
     try:
         if field.type == "int":
             return int(text)
@@ -147,8 +191,6 @@ def _one(field: FilterField, lookup: str, text: str) -> Any:
         raise BadValue(_MESSAGES[field.type]) from None
     if field.type == "bool":
         return _bool(text)
-    if field.type == "choice" and text not in field.choices:
-        raise BadValue(INVALID_CHOICE.format(text))
     return text
 
 

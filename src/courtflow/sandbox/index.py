@@ -265,12 +265,14 @@ class Dataset:
         index = self._reverse.get((resource, via))
         if index is None:
             index = {}
-            table = self.tables[resource]
-            for slot in range(len(table)):
-                value = table.fields_of(slot).get(via)
-                for linked in value if isinstance(value, (list, tuple)) else (value,):
-                    if linked is not None:
-                        index.setdefault(str(linked), []).append(table.ids[slot])
+            # Tag and Citation rows are filter sets only: the sandbox holds none of them.
+            table = self.tables.get(resource)
+            if table is not None:
+                for slot in range(len(table)):
+                    value = table.fields_of(slot).get(via)
+                    for linked in value if isinstance(value, (list, tuple)) else (value,):
+                        if linked is not None:
+                            index.setdefault(str(linked), []).append(table.ids[slot])
             self._reverse[(resource, via)] = index
         return index
 

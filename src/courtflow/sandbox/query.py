@@ -85,10 +85,13 @@ def is_known(resource: str, name: str) -> bool:
 
 
 def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQuery:
-    """Validate and interpret one list request's parameters (last value wins)."""
-    values: dict[str, str] = {}
+    """Validate and interpret one list request's parameters: the last value of a repeated
+    parameter wins (``QueryDict.get``), except for a ``MultipleChoiceFilter``, which reads
+    them all (``type=010combined&type=020lead``) and checks each against its choices."""
+    repeated: dict[str, list[str]] = {}
     for name, value in params:
-        values[name] = value
+        repeated.setdefault(name, []).append(value)
+    values = {name: items[-1] for name, items in repeated.items()}
     unknown = sorted(n for n in values if not is_known(resource, n))
     if unknown:
         raise ApiError(
@@ -112,7 +115,7 @@ def parse_list_query(resource: str, params: Iterable[tuple[str, str]]) -> ListQu
                 errors[name] = [_invalid_message(base)]
             continue
         try:
-            conditions.append(compile_condition(resource, name, value))
+            conditions.append(compile_condition(resource, name, repeated[name]))
         except BadValue as exc:
             errors[name] = [str(exc)]
     if errors:

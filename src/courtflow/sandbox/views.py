@@ -42,11 +42,16 @@ class RequestUrl:
     params: tuple[tuple[str, str], ...]
 
     def with_param(self, name: str, value: str | None) -> str:
-        # DRF's replace_query_param/remove_query_param: one value per name, sorted names.
-        kept = {k: v for k, v in self.params if k != name}
+        # DRF's replace_query_param/remove_query_param: parse_qs, then urlencode of the
+        # sorted names with doseq, so a repeated parameter (type=010combined&type=020lead)
+        # keeps every value, in order, and ``name`` has one.
+        kept: dict[str, list[str]] = {}
+        for k, v in self.params:
+            if k != name:
+                kept.setdefault(k, []).append(v)
         if value is not None:
-            kept[name] = value
-        query = urlencode(sorted(kept.items()))
+            kept[name] = [value]
+        query = urlencode(sorted(kept.items()), doseq=True)
         return f"{self.origin}{self.path}" + (f"?{query}" if query else "")
 
 

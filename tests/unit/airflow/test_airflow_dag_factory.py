@@ -225,3 +225,16 @@ def test_airflow_refusing_a_passed_through_argument_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="DAG 'cl': TypeError: 'priority_weight'"):
         build_dag({"dag_id": "cl", "resources": ["dockets"],
                    "default_args": {"priority_weight": "high"}})
+
+
+def test_a_list_of_values_reaches_the_operator_and_survives_serialization() -> None:
+    # type takes several values in production (a MultipleChoiceFilter): repeated params.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = build_dag({"dag_id": "cl", "resources": [
+        {"name": "opinions", "filters": {"type": ["020lead", "010combined"],
+                                         "per_curiam": False}}]})  # fmt: skip
+    sync = dag.get_task("opinions.sync")
+    assert sync.filters == {"per_curiam": "false", "type": ("010combined", "020lead")}
+    back = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("opinions.sync")
+    assert back.task_id == "opinions.sync"

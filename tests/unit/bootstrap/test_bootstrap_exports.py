@@ -121,3 +121,16 @@ def test_text_and_date_lookups_match_as_the_server_does() -> None:
 def test_unknown_filter_is_refused_before_loading() -> None:
     with pytest.raises(ConfigError):
         Scope.of(RESOURCES["dockets"], {"nonsense": "1"})
+
+
+def test_several_values_of_one_filter_are_any_of_them() -> None:
+    # type=010combined&type=020lead: the server's MultipleChoiceFilter reads every value.
+    spec = RESOURCES["opinions"]
+    scope = Scope.of(spec, {"type": ["020lead", "010combined"], "per_curiam": "false"})
+    plan = plan_filters(EXPORTS["opinions"], spec, scope)
+    assert not plan.unusable
+    test = row_predicate(plan.usable)
+    row = {"type": "010combined", "per_curiam": False}
+    assert test(row) and test({**row, "type": "020lead"})
+    assert not test({**row, "type": "040dissent"})
+    assert not test({**row, "per_curiam": True})

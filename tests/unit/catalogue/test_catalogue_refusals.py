@@ -77,3 +77,13 @@ def test_the_cli_refuses_before_opening_anything(
 def test_a_dag_config_with_a_bad_filter_fails_at_import(name: str) -> None:
     with pytest.raises(ConfigError, match="no_such_filter"):
         ResourceConfig.from_value({"name": name, "filters": {"no_such_filter": "1"}})
+
+
+def test_a_dag_config_list_is_several_values_where_production_takes_several() -> None:
+    config = ResourceConfig.from_value(
+        {"name": "opinions", "filters": {"type": ["020lead", "010combined"]}})
+    assert config.filters == (("type", "010combined"), ("type", "020lead"))
+    with pytest.raises(ConfigError, match="'court' on dockets takes one value, got 2"):
+        ResourceConfig.from_value({"name": "dockets", "filters": {"court": ["ca9", "scotus"]}})
+    with pytest.raises(ConfigError, match="'ZZ' is not one of the valid values: AL, AK"):
+        ResourceConfig.from_value({"name": "people", "filters": {"dob_state": "ZZ"}})

@@ -24,7 +24,11 @@ def sample(field: FilterField, lookup: str) -> str:
         return "2"
     if lookup == "isnull":
         return "false"
-    one = field.choices[0] if field.type == "choice" else SAMPLES[field.type]
+    # Choices are checked on exact only; other lookups take the field's own type.
+    if field.choices and lookup == "exact":
+        one = field.choices[0]
+    else:
+        one = SAMPLES["text" if field.type == "choice" else field.type]
     return f"{one},{one}" if lookup in ("range", "in") else one
 
 
@@ -118,3 +122,65 @@ def test_bad_values_are_field_errors(resource: str, param: str, value: str, mess
     with pytest.raises(ApiError) as caught:
         parse_list_query(resource, [(param, value)])
     assert caught.value.status == 400 and caught.value.body == {param: [message]}
+
+
+CHOICE_ERROR = "Select a valid choice. {} is not one of the available choices."
+
+
+@pytest.mark.parametrize(
+    ("resource", "param", "value"),
+    [
+        ("people", "dob_state", "ZZ"),
+        ("positions", "position_type", "Judge"),  # a group's label: only inner codes count
+        ("positions", "how_selected", "Election"),
+        ("fjc-integrated-database", "origin", "99"),
+        ("dockets", "source", "65"),  # absent from the server's own list
+        ("recap-documents", "ocr_status", "9"),
+        ("clusters", "citations__type", "10"),
+    ],
+)
+def test_a_value_outside_the_choices_is_the_servers_400(
+    resource: str, param: str, value: str
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_list_query(resource, [(param, value)])
+    assert caught.value.status == 400
+    assert caught.value.body == {param: [CHOICE_ERROR.format(value)]}
+
+
+def test_choices_bind_exact_only_and_inner_codes_pass() -> None:
+    for resource, param, value in [
+        ("people", "dob_state__startswith", "Z"), ("dockets", "source__in", "65,1"),
+        ("positions", "position_type", "jud"), ("positions", "how_selected", "e_part"),
+        ("recap-documents", "ocr_status__gte", "9"), ("clusters", "source", "ZLCU"),
+    ]:  # fmt: skip
+        assert parse_list_query(resource, [(param, value)]).conditions
+
+
+def test_a_multiple_choice_filter_reads_every_repeated_value() -> None:
+    query = parse_list_query("opinions", [("type", "010combined"), ("type", "020lead")])
+    (condition,) = query.conditions
+    assert (condition.lookup, condition.value) == ("in", ("010combined", "020lead"))
+    with pytest.raises(ApiError) as caught:
+        parse_list_query("opinions", [("type", "010combined"), ("type", "nonsense")])
+    assert caught.value.body == {"type": [CHOICE_ERROR.format("nonsense")]}
+
+
+def test_any_other_filter_repeated_reads_the_last_value() -> None:
+    # QueryDict.get: the last value; the earlier ones are never validated.
+    (condition,) = parse_list_query(
+        "opinions", [("per_curiam", "maybe"), ("per_curiam", "true")]).conditions
+    assert condition.value is True
+    with pytest.raises(ApiError):
+        parse_list_query("opinions", [("per_curiam", "true"), ("per_curiam", "maybe")])
+
+
+def test_names_are_walked_as_the_server_walks_them() -> None:
+    # is_valid_filter_param: any RelatedFilter path, back-references included, at most
+    # four relations before the last name.
+    assert parse_list_query("dockets", [("clusters__docket__court", "ca9")]).conditions
+    assert parse_list_query("opinions", [("cluster__docket__court__dockets__id", "1")]).conditions
+    too_deep = "cluster__docket__court__dockets__clusters__id"
+    with pytest.raises(ApiError) as caught:
+        parse_list_query("opinions", [(too_deep, "1")])
+    assert caught.value.body["unknown_params"] == [too_deep]
