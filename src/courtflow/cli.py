@@ -1,5 +1,5 @@
-"""courtflow command line: sync | backfill | plan | bootstrap | status | budget | report |
-migrate | sandbox."""
+"""courtflow command line: sync | backfill | plan | search | bootstrap | status | budget |
+report | migrate | sandbox."""
 
 from __future__ import annotations
 
@@ -340,6 +340,16 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """``courtflow search``: courtflow.search.cli, with this module's logging and progress."""
+    from courtflow.search import cli as search_cli
+
+    return search_cli.cmd_search(
+        args, settings, lambda text: _say(args, text), _observed, open_progress,
+        _json_logs(args),
+    )
+
+
 def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """-v/-q/--log-format, accepted before and after the subcommand.
 
@@ -552,6 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="only windows starting before this instant")
     p.set_defaults(func=cmd_reset)
 
+    from courtflow.search import cli as search_cli
+
+    search_cli.add_parser(command, prioritised)
+    p = sub.choices["search"]
+    p.set_defaults(func=cmd_search)
+
     # Listed for --help; main() hands `courtflow sandbox ...` to the sandbox's own parser.
     sub.add_parser("sandbox", help="run the CourtListener sandbox server (see sandbox --help)")
     return parser
@@ -590,6 +606,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(_level(args), log_format,
                           secrets=(settings.token,) if settings.token else ())  # fmt: skip
+        if args.command == "search":
+            from courtflow.search import cli as search_cli
+
+            search_cli.check(args)  # refused before any call, and before asking for a token
+            if args.action in search_cli.NEEDS_API and settings.token is None:
+                print(no_token_message(), file=sys.stderr)
+                return 2
         if args.command in NEEDS_API:
             _scope(args)  # bad arguments are named first: they need no token to be found
             _window(args)

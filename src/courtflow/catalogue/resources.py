@@ -165,6 +165,20 @@ RESOURCES: dict[str, ResourceSpec] = {
             note="no filter set: the server ignores date_modified__gte/__lt (and any filter) "
             "here, so only a whole walk by id cursor is exact",
         ),
+        ResourceSpec(  # cl/search/api_views.py TagViewSet
+            name="tag",
+            path="tag/",
+            table="cl_tag",
+            order_by="id",
+            # No filterset_class: the server ignores date_modified__gte/__lt (and any
+            # filter), so the list is walked whole by the id cursor (cursor_ordering_fields
+            # id, date_created, date_modified). A few thousand short names.
+            incremental=False,
+            columns=_cols(("name", "text")),
+            viewset="TagViewSet",
+            note="DjangoModelPermissions: readable with any token; no filter set, so "
+            "refreshed whole by id cursor",
+        ),
         ResourceSpec(  # cl/search/api_views.py BankruptcyInformationViewSet
             name="bankruptcy-information",
             metric="bankruptcy-info",

@@ -245,6 +245,17 @@ class CourtListenerClient:
         payload, _, _ = self._get_json(endpoint_of(url, self.base_url), url)
         return payload
 
+    def fetch(self, path: str, url: str | None = None, params: Mapping[str, str] | None = None
+              ) -> tuple[Any, str, int]:  # fmt: skip
+        """Payload, final URL (token-free) and HTTP attempts of one gated GET of ``path``
+        (or of ``url``, a ``next`` link, checked to stay on this origin)."""
+        if url is not None:
+            target = require_same_origin(url, self.base_url, what="url")
+        else:
+            target = join_url(self.base_url, path, dict(params or {}))
+        payload, fetched, attempts = self._get_json(endpoint_of(target, self.base_url), target)
+        return payload, redact(fetched, self._settings.token), attempts
+
     @property
     def base_url(self) -> str:
         return self._settings.base_url

@@ -26,6 +26,7 @@ from courtflow.sandbox.usage import usage_payload
 from courtflow.sandbox.views import (
     NOT_FOUND,
     RESOURCES,
+    SEARCH,
     Answer,
     RequestUrl,
     detail_view,
@@ -142,7 +143,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if not parts or len(parts) > 2:
             return None
         resource = parts[0]
-        if resource not in (*RESOURCES, "api-usage") or (
+        if resource not in (*RESOURCES, SEARCH, "api-usage") or (
             resource == "api-usage" and len(parts) > 1
         ):
             return None

@@ -20,6 +20,7 @@ from courtflow.sandbox.config import SYNTHETIC_RESOURCES, SandboxConfig
 from courtflow.sandbox.filtering import Condition, Model, Rows
 from courtflow.sandbox.fixtures import FixtureRow
 from courtflow.sandbox.records import SERIALIZERS, EncodedCache, Links, Row
+from courtflow.sandbox.search import SearchIndex
 from courtflow.sandbox.shapes import EMBEDDED, SHAPES
 from courtflow.sandbox.synth import (
     SYNTHETIC_BASE_ID,
@@ -242,6 +243,9 @@ class Dataset:
         self.encoded = EncodedCache()
         self.merged_clusters = dict(MERGED_CLUSTERS)
         self.sealed_clusters = SEALED_CLUSTERS
+        # Bumped by every edit: the search index rebuilds its documents after one.
+        self.revision = 0
+        self.search = SearchIndex(self)
 
     def table(self, resource: str) -> Table:
         return self.tables[resource]
@@ -281,6 +285,7 @@ class Dataset:
         moment = to_us(when if when is not None else datetime.now(UTC))
         moved = 0
         with self.lock:
+            self.revision += 1
             if resource == "courts":
                 for court_id in ids:
                     court = self.courts.get(str(court_id))

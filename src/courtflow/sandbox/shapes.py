@@ -190,7 +190,12 @@ def _child(resource: str) -> Shape:
     return shape
 
 
+def tag(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
+    return _plain("tag", links, row)  # TagSerializer: resource_uri, id, timestamps, name
+
+
 SHAPES: dict[str, Shape] = {
+    "tag": tag,
     "originating-court-information": originating,
     "bankruptcy-information": bankruptcy,
     "audio": audio,

@@ -535,7 +535,13 @@ _DISCLOSURE_CHILDREN: dict[str, Any] = {
     "spouse-incomes": lambda s: {"source_type": s.words(3), "date_raw": str(2000 + s.below(25))},
 }  # fmt: skip
 
+def _tag(g: Generator, s: Stream, index: int) -> dict[str, Any]:
+    # cl/search/models.py Tag: a unique name of at most 50 characters.
+    return {"name": f"{s.pick(_SURNAMES).lower()}-{index}"}
+
+
 _CATALOGUE_BUILDERS: dict[str, Any] = {
+    "tag": _tag,
     "originating-court-information": _originating,
     "bankruptcy-information": _bankruptcy,
     "audio": _audio,

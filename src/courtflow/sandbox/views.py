@@ -14,9 +14,11 @@ from courtflow.sandbox.index import Dataset, Stamp, Table
 from courtflow.sandbox.pages import count, cursor_page, number_page, whole_page
 from courtflow.sandbox.query import PAGE_SIZE, ApiError, ListQuery, parse_list_query
 from courtflow.sandbox.records import Links, Row, dumps, select_fields
+from courtflow.sandbox.search import search_view
 from courtflow.sandbox.shapes import NESTING
 
 RESOURCES = tuple(CATALOGUE)  # every endpoint of courtflow's catalogue
+SEARCH = "search"  # search/ (v4): courtflow.sandbox.search
 NOT_FOUND = {"detail": "Not found."}
 
 
@@ -56,11 +58,13 @@ class RequestUrl:
 
 
 def root(links: Links) -> Answer:
-    names = (*RESOURCES, "api-usage")
+    names = (*RESOURCES, SEARCH, "api-usage")
     return Answer(200, {name: f"{links.base}{name}/" for name in names})
 
 
 def list_view(data: Dataset, resource: str, url: RequestUrl, links: Links) -> Answer:
+    if resource == SEARCH:
+        return Answer(200, search_view(data.search, url))
     query = parse_list_query(resource, url.params)
     if resource == "courts":
         return _courts(data, query, url, links)
@@ -113,6 +117,8 @@ def _encoded(
 
 
 def detail_view(data: Dataset, resource: str, key: str, url: RequestUrl, links: Links) -> Answer:
+    if resource == SEARCH:
+        return Answer(404, NOT_FOUND)
     query = parse_list_query(resource, url.params)
     if resource == "courts":
         with data.lock:

@@ -152,3 +152,7 @@ STORE_TABLES: tuple[str, ...] = (
     sync_rejects.name,
     bulk_loads.name,
 )
+
+# The search hit tables live beside the resources' (courtflow.search.tables); importing
+# them here puts them in the one metadata that migrations are checked against.
+from courtflow.search import tables as _search_tables  # noqa: E402,F401
