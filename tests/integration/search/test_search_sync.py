@@ -111,10 +111,11 @@ def test_a_killed_walk_resumes_from_the_cursor_of_its_last_page(
     pages = -(-len(expected) // 20)
     assert pages >= 4
     settings = settings_for(sandbox, db_url)
-    with open_pipeline(settings, run_id="killed",
-                       gate_wrapper=lambda g: _DieAfter(g, 3)) as p:  # fmt: skip
-        with pytest.raises(_Crash):
-            run_search(p, scope, SearchOptions(since=SINCE, until=UNTIL), run_id="killed")
+    with (
+        open_pipeline(settings, run_id="killed", gate_wrapper=lambda g: _DieAfter(g, 3)) as p,
+        pytest.raises(_Crash),
+    ):
+        run_search(p, scope, SearchOptions(since=SINCE, until=UNTIL), run_id="killed")
     engine = engine_of(db_url)
     with engine.connect() as conn:
         (saved,) = list_checkpoints(conn, "search:o", scope.key)
