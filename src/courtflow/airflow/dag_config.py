@@ -244,6 +244,87 @@ class ResourceConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """A search-defined scope in the DAG (courtflow.search), from a resources entry
+    ``{"search": {"type": "o", "q": "...", "filters": {...}, "since": "2015-01-01"}}``.
+
+    Keys: ``type``, ``q``, ``filters`` (the search form's fields), ``since``/``until``
+    (days), ``lookback`` (duration, default 30d), ``refresh_older``, ``hydrate``,
+    ``max_window_hits``, ``id`` (task group id), ``priority``. Checked at DAG import.
+    """
+
+    type: str
+    q: str = ""
+    filters: tuple[tuple[str, str], ...] = ()
+    since: str | None = None
+    until: str | None = None
+    lookback: timedelta = timedelta(days=30)
+    refresh_older: bool = False
+    hydrate: bool = False
+    max_window_hits: int = 1000
+    id: str | None = None
+    priority: str | None = None
+
+    @property
+    def group_id(self) -> str:
+        if self.id:
+            return self.id
+        import hashlib
+
+        digest = hashlib.sha256(self.scope.key.encode("utf-8")).hexdigest()[:8]
+        return f"search_{self.type}_{digest}"
+
+    @property
+    def scope(self) -> Any:
+        from courtflow.search.scope import SearchScope
+
+        return SearchScope(self.type, self.q, self.filters)
+
+    @classmethod
+    def from_value(cls, value: Any) -> SearchConfig:
+        from courtflow.search.scope import SearchScope
+
+        if isinstance(value, SearchConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"search: expected a mapping, got {value!r}")
+        _check_keys(value, cls, f"search {value.get('type')!r}")
+        filters = value.get("filters") or {}
+        if not isinstance(filters, Mapping):
+            raise ConfigError("search.filters: expected a mapping of form field to value")
+        scope = SearchScope.of(str(value.get("type", "")), str(value.get("q") or ""), filters)
+        days = {}
+        for key in ("since", "until"):
+            raw = value.get(key)
+            if raw is not None:
+                try:
+                    days[key] = datetime.fromisoformat(str(raw)[:10]).date().isoformat()
+                except ValueError:
+                    raise ConfigError(f"search.{key}: expected a day YYYY-MM-DD, got {raw!r}") \
+                        from None
+        if "since" not in days and scope.kind.date_filter is not None:
+            raise ConfigError(f"search {scope.label}: 'since' (the first day) is required")
+        group = value.get("id")
+        if group is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(group)):
+            raise ConfigError(f"search.id {group!r}: use letters, digits and '_'")
+        for key in ("refresh_older", "hydrate"):
+            if not isinstance(value.get(key, False), bool):
+                raise ConfigError(f"search.{key} must be true or false")
+        hits = _integer(value.get("max_window_hits", 1000), name="search.max_window_hits")
+        if hits < 20:
+            raise ConfigError("search.max_window_hits must be at least 20 (one page)")
+        return cls(
+            type=scope.type, q=scope.q, filters=scope.filters, since=days.get("since"),
+            until=days.get("until"),
+            lookback=parse_duration(value.get("lookback", "30d"), name="search.lookback"),
+            refresh_older=bool(value.get("refresh_older", False)),
+            hydrate=bool(value.get("hydrate", False)), max_window_hits=hits,
+            id=None if group is None else str(group),
+            priority=_priority(value.get("priority"), name="search.priority"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class AlertConfig:
     """Where failure alerts go; nothing configured means no alert.
 
@@ -295,6 +376,8 @@ class PipelineConfig:
 
     dag_id: str
     resources: tuple[ResourceConfig, ...] = field(default_factory=_resources_default)
+    # Search-defined scopes, given as {"search": {...}} entries of ``resources``.
+    searches: tuple[SearchConfig, ...] = ()
     # A duration: DeltaDataIntervalTimetable; a cron expression or preset:
     # CronDataIntervalTimetable in ``timezone``. Both give runs real data intervals.
     schedule: timedelta | str | None = timedelta(hours=1)
@@ -338,9 +421,9 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.dag_id):
             raise ConfigError(f"dag_id {self.dag_id!r}: use letters, digits, '_', '.', '-'")
-        if not self.resources:
+        if not self.resources and not self.searches:
             raise ConfigError(f"{self.dag_id}: at least one resource is needed")
-        names = [r.group_id for r in self.resources]
+        names = [r.group_id for r in self.resources] + [s.group_id for s in self.searches]
         if len(set(names)) != len(names):
             raise ConfigError(
                 f"{self.dag_id}: a resource is listed twice: {names} "
@@ -391,7 +474,17 @@ class PipelineConfig:
             resources = values["resources"]
             if isinstance(resources, str):
                 resources = _strings(resources, name="resources")
-            values["resources"] = tuple(ResourceConfig.from_value(r) for r in resources)
+            searches = [r["search"] for r in resources if isinstance(r, Mapping) and "search" in r]
+            for r in resources:
+                if isinstance(r, Mapping) and "search" in r and set(r) != {"search"}:
+                    raise ConfigError(f"resources: a search entry is {{'search': {{...}}}} "
+                                      f"alone, got keys {sorted(r)}")  # fmt: skip
+            values["resources"] = tuple(ResourceConfig.from_value(r) for r in resources
+                                        if not (isinstance(r, Mapping) and "search" in r))
+            values["searches"] = tuple(SearchConfig.from_value(s) for s in
+                                       (*values.get("searches", ()), *searches))  # fmt: skip
+        elif "searches" in values:
+            values["searches"] = tuple(SearchConfig.from_value(s) for s in values["searches"])
         values["alerts"] = AlertConfig.from_value(values.get("alerts"))
         if "tags" in values:
             values["tags"] = _strings(values["tags"], name="tags")

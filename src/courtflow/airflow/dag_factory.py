@@ -24,9 +24,15 @@ from airflow.sdk import (
     TaskGroup,
 )
 
-from courtflow.airflow.dag_config import API_POOL, PipelineConfig, ResourceConfig
+from courtflow.airflow.dag_config import (
+    API_POOL,
+    PipelineConfig,
+    ResourceConfig,
+    SearchConfig,
+)
 from courtflow.airflow.notifications import failure_notifiers
 from courtflow.airflow.operators import CourtListenerSyncOperator
+from courtflow.airflow.search_operator import CourtListenerSearchOperator
 from courtflow.airflow.sensors import BudgetSensor
 from courtflow.catalogue.scope import Scope
 from courtflow.errors import ConfigError
@@ -128,6 +134,7 @@ def _build(cfg: PipelineConfig) -> DAG:
         },
     ) as dag:
         groups = [_resource_group(cfg, resource) for resource in cfg.resources]
+        groups += [_search_group(cfg, search) for search in cfg.searches]
         if cfg.sequential:
             for before, after in pairwise(groups):
                 before >> after
@@ -163,6 +170,35 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
                 priority=resource.priority or cfg.priority,
             )
             wait >> sync
+    return group
+
+
+def _search_group(cfg: PipelineConfig, search: SearchConfig) -> TaskGroup:
+    """A search scope: wait_for_budget >> search (courtflow.airflow.search_operator)."""
+    with TaskGroup(group_id=search.group_id) as group:
+        task = CourtListenerSearchOperator(
+            task_id="search", search_type=search.type, q=search.q,
+            filters=dict(search.filters), since=search.since, until=search.until,
+            lookback=search.lookback, refresh_older=search.refresh_older,
+            hydrate=search.hydrate, max_window_hits=search.max_window_hits,
+            courtlistener_conn_id=cfg.courtlistener_conn_id, max_sleep=cfg.max_sleep,
+            poll_interval=cfg.trigger_poll_interval.total_seconds(),
+            min_deferral=cfg.min_deferral.total_seconds(),
+            priority=search.priority or cfg.priority, pool=cfg.pool,
+            outlets=[asset_for(f"search_{search.type}")],
+        )  # fmt: skip
+        if cfg.sensor != "none":
+            wait = BudgetSensor(
+                task_id="wait_for_budget",
+                courtlistener_conn_id=cfg.courtlistener_conn_id,
+                mode="reschedule" if cfg.sensor == "reschedule" else "poke",
+                deferrable=cfg.sensor == "deferrable",
+                poke_interval=cfg.sensor_poke_interval,
+                timeout=cfg.sensor_timeout,
+                min_deferral=cfg.min_deferral.total_seconds(),
+                priority=search.priority or cfg.priority,
+            )
+            wait >> task
     return group
 
 
