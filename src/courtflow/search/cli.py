@@ -68,6 +68,11 @@ def add_parser(command: Callable[[str, str], argparse.ArgumentParser],
                    f"(default {MAX_WINDOW_HITS})")
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--json", action="store_true", help="status: one JSON object")
+    p.add_argument(
+        "--book-next", metavar="DURATION",
+        help="run from a scheduler every DURATION (1d): book this run's calls for the next "
+        "one, so a backfill on the same token leaves it room to start at once",
+    )  # fmt: skip
     prioritised(p, "incremental")
 
 
@@ -109,6 +114,7 @@ def check(args: argparse.Namespace) -> None:
         scope = scope_of(args)
         if args.action != "reset":
             options_of(args, scope)
+            _every(args)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings, say: Callable[[str], None],
@@ -125,6 +131,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings, say: Callable[[str]
     settings = settings.with_overrides(priority=args.priority or settings.priority
                                        or "incremental")  # fmt: skip
     kind = "search" if args.action == "run" else "plan"
+    every = _every(args)
+    started = datetime.now(UTC)
     run_id = args.run_id or f"{kind}__{uuid.uuid4().hex[:12]}"
     task_id = f"search.{scope.type}"
     with (
@@ -142,9 +150,23 @@ def cmd_search(args: argparse.Namespace, settings: Settings, say: Callable[[str]
             p, scope, options, run_id=run_id,
             on_page=lambda _s, _w, hits: progress.on_page(None, None, hits),
         )  # fmt: skip
+        if every is not None and p.budget.book_next(result.calls, started + every) is not None:
+            say(f"booked {result.calls} {p.budget.priority} calls for the next run, due "
+                f"{(started + every).isoformat(timespec='seconds')}")  # fmt: skip
     say(result.human())
     print(json.dumps(result.as_dict()), flush=True)
     return 0
+
+
+def _every(args: argparse.Namespace) -> timedelta | None:
+    if not getattr(args, "book_next", None):
+        return None
+    from courtflow.cli import parse_overlap
+
+    every = parse_overlap(args.book_next, "--book-next")
+    if every <= timedelta(0):
+        raise ConfigError("--book-next must be a positive duration such as 1d")
+    return every
 
 
 def _plan(p: Any, scope: SearchScope, options: SearchOptions) -> int:

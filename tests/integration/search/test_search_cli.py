@@ -79,5 +79,5 @@ def test_plan_run_status_and_reset_as_a_user_sees_them(
     assert entry["open"] == 0 and entry["matched"] == summary["hits"]
     reset = courtflow(sandbox, db, "reset", "--type", "o", "--filter", "cited_gt=350")
     assert reset.returncode == 0 and "cleared" in reset.stdout
-    again = courtflow(sandbox, db, *scope, "--max-window-hits", "40", "-q")
+    again = courtflow(sandbox, db, *scope, "--max-window-hits", "40", "-q", "--book-next", "1d")
     assert json.loads(again.stdout.strip().splitlines()[-1])["new_matches"] == 0
