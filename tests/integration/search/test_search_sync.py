@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -195,3 +195,36 @@ def test_hydration_stores_exactly_the_records_behind_the_hits(
     before = admitted(sandbox)
     again = sync(sandbox, db_url, scope, "hydrate-again", until=UNTIL, hydrate=True)
     assert again.calls == 0 and admitted(sandbox) == before
+
+
+def test_refresh_older_walks_old_windows_again_and_picks_up_a_moved_index_timestamp(
+    sandbox: RunningSandbox, db_url: str
+) -> None:
+    scope = SearchScope.of("o", "", {"cited_gt": "380"})
+    sync(sandbox, db_url, scope, "load", today=date(2026, 1, 1))
+    engine = engine_of(db_url)
+    with engine.connect() as conn:
+        hit_id, stamp = conn.execute(text("SELECT id, indexed_at FROM cl_search_o "
+                                          "ORDER BY id LIMIT 1")).one()  # fmt: skip
+    sandbox.touch("clusters", [hit_id])  # edited: the server indexes it again
+    lazy = sync(sandbox, db_url, scope, "lazy", today=date(2026, 1, 2))
+    assert all(w.skipped for w in lazy.windows if w.window != lazy.plan.catch_up)
+    # A week later by the checkpoints' clock: the sweep walks the old windows again.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sync_checkpoints SET updated_at = :t"),
+                     {"t": datetime.now(UTC) - timedelta(days=8)})  # fmt: skip
+    swept = sync(sandbox, db_url, scope, "sweep", today=date(2026, 1, 2), refresh_older=True)
+    assert swept.plan.refreshed >= 1 and swept.hits > 0
+    with engine.connect() as conn:
+        moved = conn.execute(text("SELECT indexed_at FROM cl_search_o WHERE id = :i"),
+                             {"i": hit_id}).scalar_one()  # fmt: skip
+    assert _aware(moved) > _aware(stamp)
+    again = sync(sandbox, db_url, scope, "sweep-again", today=date(2026, 1, 2),
+                 refresh_older=True)  # fmt: skip
+    assert again.calls == 0  # just swept: not due again for a week
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
