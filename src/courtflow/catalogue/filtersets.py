@@ -24,8 +24,9 @@ Choices are the model's codes in the server's source (``cl/search/models.py``,
 ``cl/people_db/models.py``, ``cl/lib/models.py``, ``cl/audio/models.py``,
 ``cl/recap/constants.py``, ``cl/disclosures/models.py``), inner codes of grouped choices;
 ``tests/unit/catalogue/test_catalogue_options_contract.py`` holds them equal to
-production's ``OPTIONS``. ``Tag`` and ``Citation`` are filter sets only (``tags``,
-``citations``), not resources of the catalogue.
+production's ``OPTIONS``. ``TagFilter`` and ``CitationFilter`` are reached through
+relations only (``tags``, ``citations``): ``tag/`` is in the catalogue, but its viewset
+(``TagViewSet``) has no ``filterset_class``, so the list itself takes no filter.
 The sandbox (``courtflow.sandbox.filtering``) walks these sets as the server does
 (back-references included, four relations deep), so a relation also says how it is
 stored there: ``via`` is the model field holding the link, on this side
