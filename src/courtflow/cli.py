@@ -188,9 +188,9 @@ def _synced_line(scope: Scope, result: SyncResult) -> str:
                 "settle lag: nothing synced, watermark unchanged")  # fmt: skip
     mark = f"; watermark {iso(result.watermark)}" if result.watermark else ""
     rejected = ""
-    if result.rejected:
-        rejected = (f"; warning: {result.rejected} of {result.records} records rejected "
-                    f"(below the threshold; see sync_rejects)")  # fmt: skip
+    if result.window_rejected:
+        rejected = (f"; warning: {result.window_rejected} of {result.window_records} records "
+                    "rejected (within --max-reject-ratio; see sync_rejects, courtflow status)")
     return (
         f"synced {scope.label} {result.window}: {result.pages} pages, {result.rows} rows, "
         f"{result.calls} calls{' (resumed)' if result.resumed else ''}"

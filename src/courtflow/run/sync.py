@@ -77,6 +77,9 @@ class SyncResult:
     unchanged: int = 0  # records this call read that the table already held as they are
     records: int = 0  # records this call read (stored, unchanged or rejected)
     watermark: datetime | None = None  # the scope's watermark after this call
+    # The whole window's records and rejects, across resumed tries (its checkpoint).
+    window_records: int = 0
+    window_rejected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -265,16 +268,18 @@ def sync_window(
                 "The window is not marked loaded (see sync_rejects, courtflow status)",
                 reason=tripped,
             )
-    if rejected:
+    if checkpoint.rejected:
         log.warning(
-            "%s %s: %d of %d records rejected (%.2f%%, below the threshold): see sync_rejects",
-            scope.label, window, rejected, records, 100 * rejected / max(records, 1),
+            "%s %s: %d of %d records rejected (%.2f%%, within the threshold): see "
+            "sync_rejects", scope.label, window, checkpoint.rejected, checkpoint.records,
+            100 * checkpoint.rejected / max(checkpoint.records, 1),
             extra={"event": "rejects_below_threshold", "resource": spec.name, "scope": key},
         )  # fmt: skip
     return SyncResult(
         spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key,
         rejected=rejected, restarted=bool(restart), new=new, changed=rows - new,
         unchanged=unchanged, records=records, watermark=watermark,
+        window_records=checkpoint.records, window_rejected=checkpoint.rejected,
     )
 
 
