@@ -33,7 +33,7 @@ from courtflow.run.hints import explain, no_token_message
 from courtflow.run.plan import fmt_seconds, plan_calls
 from courtflow.run.progress import Progress, open_progress, say_retries
 from courtflow.run.summary import Stored, summarize
-from courtflow.run.sync import Pipeline, SyncResult, open_pipeline, sync_window
+from courtflow.run.sync import Pipeline, SyncResult, open_pipeline, server_limit, sync_window
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
 PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
@@ -77,7 +77,7 @@ def _catch_up(args: argparse.Namespace, p: Pipeline, spec: ResourceSpec, scope: 
     from courtflow.store import LOADED_FROM_START, get_watermark
 
     lookback = parse_duration(args.lookback, "--lookback") if args.lookback else settings.lookback
-    limit = (p.client.server_now() or datetime.now(UTC)) - settings.settle_lag
+    limit = server_limit(p.client, settings.settle_lag)
     with p.engine.connect() as conn:
         mark = get_watermark(conn, spec.name, scope.key)
     if mark is None:

@@ -286,8 +286,9 @@ class CourtListenerSyncOperator(BaseOperator):
             return None
         # No window reaches past the server's clock less the settle lag; the clamped
         # window is the one carried through deferrals, so a resumed task keeps its key.
-        limit = (pipeline.client.server_now() or datetime.now(UTC)) - pipeline.settings.settle_lag
-        clamped = clamp(window, limit)
+        from courtflow.run.sync import server_limit
+
+        clamped = clamp(window, server_limit(pipeline.client, pipeline.settings.settle_lag))
         if clamped is None:
             self.log.info("%s: window %s starts after the server's clock less the settle lag; "
                           "nothing to sync yet, watermark unchanged", spec.name, window)

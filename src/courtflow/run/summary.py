@@ -59,13 +59,14 @@ class RunSummary:
         )
 
     def human(self) -> str:
-        lines = [f"  {'resource':<18} {'new':>8} {'changed':>8} {'unchanged':>9}   "
+        w = max([18, *(len(name) for name in self.table_totals)])
+        lines = [f"  {'resource':<{w}} {'new':>8} {'changed':>8} {'unchanged':>9}   "
                  f"{'table total':>11}"]  # fmt: skip
         for name, total in self.table_totals.items():
             s = self.stored.get(name)
             done = (f"{s.new:>8} {s.changed:>8} {s.unchanged:>9}" if s is not None
                     else f"{'-':>8} {'-':>8} {'-':>9}")  # fmt: skip
-            lines.append(f"  {name:<18} {done}   {total:>11}")
+            lines.append(f"  {name:<{w}} {done}   {total:>11}")
         lines.insert(0, "stored by this run (table total: rows from every run):")
         lines.append(
             f"api calls: {self.api_calls}  throttled (429): {self.throttled}  errors: {self.errors}"

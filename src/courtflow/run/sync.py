@@ -134,7 +134,7 @@ def sync_window(
         raise ValueError(f"scope {scope.label} is not a scope of {spec.name}")
     key = scope.key
     started = time.monotonic()
-    limit = (client.server_now() or datetime.now(UTC)) - settle_lag
+    limit = server_limit(client, settle_lag)
     clamped = clamp(window, limit)
     if clamped is None:
         log.info(
@@ -269,7 +269,9 @@ def sync_window(
                 reason=tripped,
             )
     if checkpoint.rejected:
-        log.warning(
+        # Info: each record was logged as a warning already, and the CLI and the
+        # operator report the total as a warning of their own.
+        log.info(
             "%s %s: %d of %d records rejected (%.2f%%, within the threshold): see "
             "sync_rejects", scope.label, window, checkpoint.rejected, checkpoint.records,
             100 * checkpoint.rejected / max(checkpoint.records, 1),
@@ -281,6 +283,13 @@ def sync_window(
         unchanged=unchanged, records=records, watermark=watermark,
         window_records=checkpoint.records, window_rejected=checkpoint.rejected,
     )
+
+
+def server_limit(client: CourtListenerClient, settle_lag: timedelta) -> datetime:
+    """The latest instant a window may reach: the server's clock (our own before its
+    first answer) less the settle lag, in whole seconds as its Date header gives it."""
+    now = client.server_now() or datetime.now(UTC)
+    return (now - settle_lag).replace(microsecond=0)
 
 
 def _rejection_rule(
