@@ -22,9 +22,9 @@ from courtflow.budget.budget import Budget
 from courtflow.catalogue.filters import parse_filter_items
 from courtflow.catalogue.resources import RESOURCES, ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
-from courtflow.catalogue.window import Window, check_step, parse_instant
+from courtflow.catalogue.window import Window, check_step, iso, parse_instant
 from courtflow.client.gate import CallGate
-from courtflow.config import Settings
+from courtflow.config import Settings, parse_duration
 from courtflow.errors import CourtflowError, FatalError
 from courtflow.observe.logs import LOG_FORMATS, configure_logging, log_context
 from courtflow.observe.metrics import NullSink, ObservedGate
@@ -32,17 +32,66 @@ from courtflow.redact import redact
 from courtflow.run.hints import explain, no_token_message
 from courtflow.run.plan import fmt_seconds, plan_calls
 from courtflow.run.progress import Progress, open_progress, say_retries
-from courtflow.run.summary import summarize
-from courtflow.run.sync import open_pipeline, sync_window
+from courtflow.run.summary import Stored, summarize
+from courtflow.run.sync import Pipeline, SyncResult, open_pipeline, server_limit, sync_window
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
 PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
 
 
-def _window(args: argparse.Namespace) -> Window:
+def _window(args: argparse.Namespace) -> Window | None:
+    """The window the user gave; None without --since (a catch-up, or backfill --gaps).
+    Its end is clamped later, when the server's clock is known (run.sync)."""
+    until = parse_instant(args.until, name="--until") if args.until else None
+    if args.since is None:
+        if until is not None and not getattr(args, "gaps", False):
+            raise FatalError("--until needs --since (without both, sync catches up from the "
+                             "watermark)")  # fmt: skip
+        return None
     since = parse_instant(args.since, name="--since")
-    until = parse_instant(args.until, name="--until") if args.until else datetime.now(UTC)
-    return Window(since, until)
+    return Window(since, until or max(since, datetime.now(UTC)))
+
+
+def _given_window(args: argparse.Namespace) -> Window:
+    window = _window(args)
+    if window is None:
+        raise FatalError(f"courtflow {args.command} needs --since")
+    return window
+
+
+def _reject_ratio(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--max-reject-ratio over COURTFLOW_MAX_REJECT_RATIO."""
+    ratio = getattr(args, "max_reject_ratio", None)
+    if ratio is None:
+        return settings
+    if not 0.0 <= ratio <= 1.0:
+        raise FatalError(f"--max-reject-ratio must be between 0 and 1, got {ratio:g}")
+    return settings.with_overrides(max_reject_ratio=ratio)
+
+
+def _catch_up(args: argparse.Namespace, p: Pipeline, spec: ResourceSpec, scope: Scope,
+              settings: Settings) -> Window | None:  # fmt: skip
+    """A run without --since reads from the watermark, less the lookback, to the server's
+    clock less the settle lag. None when there is nothing to read yet."""
+    from courtflow.catalogue.window import catch_up
+    from courtflow.store import LOADED_FROM_START, get_watermark
+
+    lookback = parse_duration(args.lookback, "--lookback") if args.lookback else settings.lookback
+    limit = server_limit(p.client, settings.settle_lag)
+    with p.engine.connect() as conn:
+        mark = get_watermark(conn, spec.name, scope.key)
+    if mark is None:
+        if spec.incremental:
+            raise FatalError(
+                f"{scope.label} has no watermark yet: give --since for its first load "
+                "(or bootstrap it from a bulk export)"
+            )
+        mark = LOADED_FROM_START  # a whole-refresh resource is walked whole anyway
+    window = catch_up(mark, limit, lookback if mark > LOADED_FROM_START else timedelta(0))
+    if window is None:
+        _say(args, f"{scope.label} is caught up: watermark {iso(mark)} is at the server's "
+                   f"clock less the settle lag ({iso(limit)}); nothing to sync")  # fmt: skip
+    return window
 
 
 def _scope(args: argparse.Namespace) -> tuple[ResourceSpec, Scope]:
@@ -86,7 +135,7 @@ def _with_priority(args: argparse.Namespace, settings: Settings, default: str) -
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    settings = _with_priority(args, settings, "incremental")
+    settings = _reject_ratio(args, _with_priority(args, settings, "incremental"))
     spec, scope = _scope(args)
     window = _window(args)
     run_id, task_id = _ids(args, "sync", spec)
@@ -102,7 +151,9 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
                       gate_wrapper=_observed(progress), on_retry=progress.on_retry) as p,
     ):  # fmt: skip
         progress.attach(p.budget)
-        result = sync_window(
+        if window is None:
+            window = _catch_up(args, p, spec, scope, settings)
+        result = None if window is None else sync_window(
             p.engine,
             p.client,
             spec,
@@ -113,21 +164,40 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             scope=scope,
             on_page=progress.on_page,
             db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
-        )
-        summary = summarize(p.engine, [spec], run_ids=[run_id])
+            settle_lag=settings.settle_lag,
+            max_reject_ratio=settings.max_reject_ratio,
+        )  # fmt: skip
+        stored = {} if result is None else {spec.name: _stored(result)}
+        summary = summarize(p.engine, [spec], run_ids=[run_id], stored=stored)
         if every is not None:
-            _book_next(args, p.budget, result.calls, started + every)
-    _say(
-        args,
-        f"synced {scope.label} {window}: {result.pages} pages, {result.rows} rows, "
-        f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
-        f"{' (already complete)' if result.skipped else ''}"
-        f"{' (saved cursor was dead: window restarted)' if result.restarted else ''}"
-        f"{f', {result.rejected} records rejected' if result.rejected else ''}",
-    )
+            _book_next(args, p.budget, result.calls if result else 0, started + every)
+    if result is not None:
+        _say(args, _synced_line(scope, result))
     _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
+
+
+def _stored(result: SyncResult) -> Stored:
+    return Stored(result.new, result.changed, result.unchanged)
+
+
+def _synced_line(scope: Scope, result: SyncResult) -> str:
+    if result.future:
+        return (f"{scope.label} {result.window} starts after the server's clock less the "
+                "settle lag: nothing synced, watermark unchanged")  # fmt: skip
+    mark = f"; watermark {iso(result.watermark)}" if result.watermark else ""
+    rejected = ""
+    if result.window_rejected:
+        rejected = (f"; warning: {result.window_rejected} of {result.window_records} records "
+                    "rejected (within --max-reject-ratio; see sync_rejects, courtflow status)")
+    return (
+        f"synced {scope.label} {result.window}: {result.pages} pages, {result.rows} rows, "
+        f"{result.calls} calls{' (resumed)' if result.resumed else ''}"
+        f"{' (already complete)' if result.skipped else ''}"
+        f"{' (saved cursor was dead: window restarted)' if result.restarted else ''}"
+        f"{mark}{rejected}"
+    )
 
 
 def _book_next(args: argparse.Namespace, budget: Budget, calls: int, due: datetime) -> None:
@@ -139,12 +209,25 @@ def _book_next(args: argparse.Namespace, budget: Budget, calls: int, due: dateti
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    settings = _with_priority(args, settings, "backfill")
+    settings = _reject_ratio(args, _with_priority(args, settings, "backfill"))
     spec, scope = _scope(args)
-    window = _window(args)
-    step = check_step(args.step_hours, window)
-    windows = list(window.split(step)) if spec.incremental else [window]
+    if args.gaps:
+        gaps = _gaps(args, settings, spec, scope)
+        if not gaps:
+            print(f"{scope.label}: no gap between its loaded ranges; nothing to backfill")
+            return 0
+        step = timedelta(hours=max(args.step_hours, 1 / 60))
+        windows = [w for gap in gaps for w in gap.split(check_step(args.step_hours, gap))]
+        _say(args, f"{scope.label}: filling {len(gaps)} gap(s), {len(windows)} window(s) of "
+                   f"at most {fmt_seconds(step.total_seconds())}:")  # fmt: skip
+        for gap in gaps:
+            _say(args, f"  gap {gap}")
+    else:
+        window = _given_window(args)
+        step = check_step(args.step_hours, window)
+        windows = list(window.split(step)) if spec.incremental else [window]
     run_id, task_id = _ids(args, "backfill", spec)
+    stored = Stored()
     with (
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
         open_progress(f"backfill {scope.label}", total=len(windows),
@@ -157,17 +240,45 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             result = sync_window(
                 p.engine, p.client, spec, sub, run_id=run_id, on_page=progress.on_page,
                 scope=scope, db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
+                settle_lag=settings.settle_lag, max_reject_ratio=settings.max_reject_ratio,
             )  # fmt: skip
+            stored = stored.plus(result.new, result.changed, result.unchanged)
             progress.window_done(skipped=result.skipped)
-        summary = summarize(p.engine, [spec], run_ids=[run_id])
+            if result.future:
+                break  # the windows after it start later still
+        summary = summarize(p.engine, [spec], run_ids=[run_id], stored={spec.name: stored})
     _say(args, summary.human())
     print(summary.as_json(), flush=True)
     return 0
 
 
+def _gaps(
+    args: argparse.Namespace, settings: Settings, spec: ResourceSpec, scope: Scope
+) -> list[Window]:
+    """The scope's gaps, cut to --since/--until when given."""
+    from courtflow.store import gaps_of, loaded_ranges
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    if not spec.incremental:
+        raise FatalError(f"{spec.name} is refreshed whole: it has no gaps to fill")
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        gaps = gaps_of(loaded_ranges(conn, spec.name, scope.key))
+    lo = parse_instant(args.since, name="--since") if args.since else None
+    hi = parse_instant(args.until, name="--until") if args.until else None
+    out = []
+    for g in gaps:
+        start, end = max(g.start, lo or g.start), min(g.end, hi or g.end)
+        if start < end:
+            out.append(Window(start, end))
+    return out
+
+
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     spec, scope = _scope(args)
-    window = _window(args)
+    window = _given_window(args)
     run_id = f"plan__{uuid.uuid4().hex[:12]}"
     with open_pipeline(settings, run_id=run_id, task_id="plan",
                        on_retry=say_retries(enabled=not args.quiet)) as p:  # fmt: skip
@@ -464,8 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     def windowed(p: argparse.ArgumentParser) -> None:
         p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
                        help="the API resource to load")  # fmt: skip
-        p.add_argument("--since", required=True, help="window start, ISO 8601 (UTC if no zone)")
-        p.add_argument("--until", help="window end (exclusive); default now")
+        p.add_argument("--since", help="window start, ISO 8601 (UTC if no zone)")
+        p.add_argument("--until", help="window end (exclusive); default now. Every window "
+                       "end is clamped to the server's clock less COURTFLOW_SETTLE_LAG")
         p.add_argument(
             "--filter",
             action="append",
@@ -484,9 +596,24 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"budget class: interactive, incremental or backfill (default {default})",
         )
 
-    p = command("sync", "sync one window of one resource")
+    def rejects(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--max-reject-ratio", type=float, metavar="RATIO",
+            help="fail (exit 2) when more than this share of a window's records is rejected "
+            "(default $COURTFLOW_MAX_REJECT_RATIO or 0.01); a page with every record "
+            "rejected always fails",
+        )  # fmt: skip
+
+    p = command("sync", "sync one window of one resource; without --since, catch up from "
+                "the watermark")  # fmt: skip
     windowed(p)
     prioritised(p, "incremental")
+    rejects(p)
+    p.add_argument(
+        "--lookback", metavar="DURATION",
+        help="without --since: start this long before the watermark, re-reading the tail "
+        "of the last window (default $COURTFLOW_LOOKBACK or 1h)",
+    )  # fmt: skip
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
@@ -500,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("backfill", "sync a long range window by window; resumable")
     windowed(p)
     prioritised(p, "backfill")
+    rejects(p)
+    p.add_argument("--gaps", action="store_true",
+                   help="fill the gaps between the scope's loaded ranges (courtflow status "
+                   "lists them), within --since/--until if given")  # fmt: skip
     p.add_argument("--step-hours", type=float, default=24.0, help="window size (default 24)")
     p.add_argument("--run-id", help="reuse to resume a stopped backfill's accounting")
     p.set_defaults(func=cmd_backfill)
@@ -616,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in NEEDS_API:
             _scope(args)  # bad arguments are named first: they need no token to be found
             _window(args)
+            if args.command == "plan" or (args.command == "backfill" and not args.gaps):
+                _given_window(args)
             if settings.token is None:
                 print(no_token_message(), file=sys.stderr)
                 return 2

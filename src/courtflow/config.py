@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,19 @@ DEFAULT_DATABASE_FILE = "courtflow.sqlite"
 DEFAULT_REQUEST_DEADLINE = 120.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_DB_RETRY_SECONDS = 60.0
+# Window ends stay this far behind the server's clock. The server stamps date_modified
+# when a row is saved (Django auto_now), before its transaction commits; a long
+# transaction (a RECAP upload saving hundreds of docket entries, a Celery task inside one
+# atomic block) commits seconds to minutes later, so a walk up to the server's "now"
+# would pass rows that become visible only after it, and the watermark would hide them
+# for good. Five minutes covers the server's ordinary transactions; the catch-up's
+# lookback (DEFAULT_LOOKBACK) re-reads the tail for the rare longer one.
+DEFAULT_SETTLE_LAG = timedelta(minutes=5)
+# A catch-up run starts this long before the watermark: the tail of the last window is
+# read again (dlt's "lag"), so a row committed later than the settle lag is still found.
+DEFAULT_LOOKBACK = timedelta(hours=1)
+# More rejected records than this share of a run's records fails the run.
+DEFAULT_MAX_REJECT_RATIO = 0.01
 _TOKEN = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
@@ -54,6 +68,11 @@ class Settings:
     # per class ("backfill=0.1"); see courtflow.budget.classes.
     priority: str | None = None
     min_shares: str | None = None
+    # How far window ends stay behind the server's clock, how much a catch-up re-reads,
+    # and the share of rejected records that fails a run (see the defaults above).
+    settle_lag: timedelta = DEFAULT_SETTLE_LAG
+    lookback: timedelta = DEFAULT_LOOKBACK
+    max_reject_ratio: float = DEFAULT_MAX_REJECT_RATIO
     user_agent: str = "courtflow/0.1 (+https://github.com/courtflow; data pipeline)"
 
     @property
@@ -96,6 +115,11 @@ class Settings:
             ),
             db_retry_seconds=_float(
                 env, "COURTFLOW_DB_RETRY_SECONDS", DEFAULT_DB_RETRY_SECONDS, low=0.0, high=86400.0
+            ),
+            settle_lag=_duration(env, "COURTFLOW_SETTLE_LAG", DEFAULT_SETTLE_LAG),
+            lookback=_duration(env, "COURTFLOW_LOOKBACK", DEFAULT_LOOKBACK),
+            max_reject_ratio=_float(
+                env, "COURTFLOW_MAX_REJECT_RATIO", DEFAULT_MAX_REJECT_RATIO, low=0.0, high=1.0
             ),
         )
 
@@ -180,6 +204,27 @@ def _float(env: Mapping[str, str], name: str, default: float, *, low: float, hig
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """``0``, ``90s``, ``30m``, ``12h`` or ``1d`` as a timedelta; ConfigError naming ``name``."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    value = text.strip().lower()
+    if value == "0":
+        return timedelta(0)
+    try:
+        seconds = float(value[:-1]) * units[value[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise ConfigError(f"{name} {text!r}: expected a duration such as 90s, 5m, 1h or 1d") \
+            from None
+    if not 0 <= seconds <= 366 * 86400:
+        raise ConfigError(f"{name} {text!r} must be between 0 and 366 days")
+    return timedelta(seconds=seconds)
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name)
+    return default if raw is None or raw.strip() == "" else parse_duration(raw, name)
 
 
 def _learns_margin(env: Mapping[str, str]) -> bool:

@@ -66,6 +66,19 @@ class BulkFileError(FatalError):
         self.problem = problem
 
 
+class TooManyRejectsError(FatalError):
+    """A run set aside more of its records than allowed (``--max-reject-ratio``,
+    ``COURTFLOW_MAX_REJECT_RATIO``), or every record of one page: the local copy would
+    silently miss them. Retrying refetches the same records and rejects them again, so
+    this is fatal; the window is not marked loaded and the watermark does not pass it.
+    ``reason`` says which rule tripped; the records are in ``sync_rejects``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class GoneError(CourtflowError):
     """410 Gone (sealed record): skipped and logged, not retried, not fatal to a sync."""
 

@@ -50,6 +50,9 @@ EXTRA_SETTINGS: dict[str, str] = {
     "max_attempts": "COURTFLOW_MAX_ATTEMPTS",
     "min_shares": "COURTFLOW_MIN_SHARES",
     "database_url": "COURTFLOW_DATABASE_URL",
+    "settle_lag": "COURTFLOW_SETTLE_LAG",
+    "lookback": "COURTFLOW_LOOKBACK",
+    "max_reject_ratio": "COURTFLOW_MAX_REJECT_RATIO",
 }
 
 

@@ -275,13 +275,25 @@ class CourtListenerSyncOperator(BaseOperator):
 
         with pipeline.engine.connect() as conn:
             watermark = get_watermark(conn, spec.name, scope.key)
+        from courtflow.catalogue.window import clamp
+
         window = resolve_window(
             context, watermark=watermark, default_start=self._default_start(context),
-            since=self.since, until=self.until,
+            since=self.since, until=self.until, lookback=pipeline.settings.lookback,
         )  # fmt: skip
         if window.empty:
             self.log.info("%s: empty window %s, nothing to sync", spec.name, window)
             return None
+        # No window reaches past the server's clock less the settle lag; the clamped
+        # window is the one carried through deferrals, so a resumed task keeps its key.
+        from courtflow.run.sync import server_limit
+
+        clamped = clamp(window, server_limit(pipeline.client, pipeline.settings.settle_lag))
+        if clamped is None:
+            self.log.info("%s: window %s starts after the server's clock less the settle lag; "
+                          "nothing to sync yet, watermark unchanged", spec.name, window)
+            return None
+        window = clamped
         due = watermark is None or window.end - watermark >= self.refresh_every
         if not spec.incremental and not due:
             # Whole-table resources (courts) are refreshed once per refresh_every.

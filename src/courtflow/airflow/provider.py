@@ -52,6 +52,23 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Budget share kept for lower priority classes so they never starve "
         "(e.g. backfill=0.1).",
     },
+    "settle_lag": {
+        "label": "Settle lag",
+        "schema": {"type": ["string", "null"]},
+        "description": "How far window ends stay behind the server's clock, for rows "
+        "committed late (default 5m).",
+    },
+    "lookback": {
+        "label": "Lookback",
+        "schema": {"type": ["string", "null"]},
+        "description": "A catch-up run starts this long before the watermark (default 1h).",
+    },
+    "max_reject_ratio": {
+        "label": "Max reject ratio",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "description": "Share of a window's records that may be rejected before the task "
+        "fails (default 0.01).",
+    },
     "database_url": {
         "label": "Target database URL",
         # Sensitive: a database URL usually carries a password.

@@ -2,11 +2,17 @@
 
 1. ``since``/``until`` in the run's conf (or operator arguments) win: explicit
    backfills of any range; a missing bound is the watermark (start) or now (end).
-2. A scheduled or backfill run of the interval timetable: its data interval.
+2. A scheduled or backfill run of the interval timetable: its data interval, started
+   at the watermark instead when that lies at most ``lookback`` before the interval
+   (the previous run stopped short of its end by the settle lag: read that tail now).
 3. Anything else — a manual run, an asset-triggered run, or an empty interval (a
-   trigger timetable) — catches up: from the resource's watermark (the DAG's start
-   date on the very first run) to the run's data interval end, else its logical date,
-   else now; a run dated at or before the watermark gets an empty window.
+   trigger timetable) — catches up: from ``lookback`` before the resource's watermark
+   (the DAG's start date on the very first run) to the run's data interval end, else
+   its logical date, else now; a run dated at or before the watermark gets an empty
+   window.
+
+The operator then clamps the end to the server's clock less the settle lag
+(courtflow.catalogue.window.clamp): a window wholly after it syncs nothing.
 
 Airflow 3 gives manual runs of an interval timetable the interval that ends when they
 are triggered; taking it blindly would leave a gap whenever the DAG was paused, so a
@@ -16,7 +22,7 @@ manual run catches up instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from courtflow.catalogue.window import Window, parse_instant
@@ -47,6 +53,7 @@ def resolve_window(
     since: Any = None,
     until: Any = None,
     now: datetime | None = None,
+    lookback: timedelta = timedelta(0),
 ) -> Window:
     """The window of this run (see the module docstring for the rules)."""
     now = now or datetime.now(UTC)
@@ -64,13 +71,17 @@ def resolve_window(
     run_type = _run_type(dag_run)
     if has_interval and (run_type is None or run_type in _INTERVAL_RUN_TYPES):
         assert interval_start is not None and interval_end is not None
+        if watermark is not None and interval_start - lookback <= watermark < interval_start:
+            return Window(watermark, interval_end)
         return Window(interval_start, interval_end)
-    start = watermark or default_start
     known = [c for c in (interval_end, _aware(context.get("logical_date"))) if c is not None]
-    if not known:
-        return Window(start, max(start, now))
-    # A run dated at or before the watermark has nothing new: an empty window.
-    return Window(start, max(start, known[0]))
+    end = known[0] if known else now
+    if watermark is None:
+        return Window(default_start, max(default_start, end))
+    if end <= watermark:
+        # A run dated at or before the watermark has nothing new: an empty window.
+        return Window(watermark, watermark)
+    return Window(watermark - lookback, end)
 
 
 def run_priority(dag_run: Any) -> str:

@@ -49,7 +49,7 @@ from courtflow.bootstrap.source import Blocks, Source, open_blocks
 from courtflow.catalogue.resources import ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
 from courtflow.errors import BulkFileError, ConfigError
-from courtflow.store.state import advance_watermark
+from courtflow.store.state import LOADED_FROM_START, record_range
 
 log = logging.getLogger("courtflow.bootstrap")
 
@@ -212,7 +212,10 @@ def load_file(
             with conn.begin():
                 if target.export_date is not None:
                     watermark = watermark_for(target.export_date, options.overlap)
-                    advance_watermark(conn, spec.name, watermark, options.run_id, scope.key)
+                    # A full export holds everything modified before its date: one range
+                    # from the start of time, merged with what the API has loaded.
+                    record_range(conn, spec.name, LOADED_FROM_START, watermark,
+                                 options.run_id, scope.key)  # fmt: skip
                 progress = replace(progress, status=DONE)
                 save_progress(conn, progress)
     except BulkFileError as exc:

@@ -37,6 +37,10 @@ Pagination = Literal["cursor", "page"]
 # DjangoModelPermissionsOrAnonReadOnly: readable without a token (anonymous at 100/day);
 # DjangoModelPermissions: any authenticated account (the token).
 Permission = Literal["anonymous", "token"]
+# How a record names itself: its ``id`` field (serializers deriving from
+# HyperlinkedModelSerializerWithId or ModelSerializer), or the last path segment of its
+# ``resource_uri`` (a plain HyperlinkedModelSerializer sends no ``id``).
+Identity = Literal["id", "resource_uri"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class ResourceSpec:
     # Its part of metric names when the name is too long: OpenTelemetry caps instrument
     # names at 63 characters ("airflow.courtlistener.watermark_lag_seconds." takes 44).
     metric: str = ""
+    # Where the record's key comes from (checked against the server's serializers by
+    # tests/unit/catalogue/test_identity_contract.py).
+    identity: Identity = "id"
 
     @property
     def metric_name(self) -> str:
@@ -421,6 +428,9 @@ RESOURCES: dict[str, ResourceSpec] = {
             filters=resource_filters("fjc-integrated-database"),
             viewset="FjcIntegratedDatabaseViewSet",
             orderings=("id", "date_created", "date_modified", "date_filed"),
+            # FjcIntegratedDatabaseSerializer is a plain HyperlinkedModelSerializer
+            # (cl/recap/api_serializers.py): no "id", only "resource_uri".
+            identity="resource_uri",
         ),
         ResourceSpec(  # cl/disclosures/api_views.py FinancialDisclosureViewSet
             name="financial-disclosures",

@@ -89,3 +89,19 @@ def parse_instant(text: str, *, name: str = "time") -> datetime:
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def clamp(window: Window, limit: datetime) -> Window | None:
+    """``window`` ending no later than ``limit`` (the server's clock less the settle lag);
+    None when it starts at or after ``limit``: wholly in the future, nothing to read yet."""
+    if window.start >= limit:
+        return None
+    return Window(window.start, min(window.end, limit))
+
+
+def catch_up(watermark: datetime, limit: datetime, lookback: timedelta) -> Window | None:
+    """The catch-up window: from ``lookback`` before the watermark (the tail of the last
+    window is read again) to ``limit``; None when the watermark is already at ``limit``."""
+    if watermark >= limit:
+        return None
+    return Window(min(watermark - lookback, limit), limit)

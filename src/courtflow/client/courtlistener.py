@@ -17,7 +17,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -122,6 +123,8 @@ class CourtListenerClient:
             multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
         )
         self._holds: dict[str, float] = {}  # scope -> clock() before which nothing is sent
+        # The server's clock: its last Date header and our clock() when it arrived.
+        self._server_seen: tuple[datetime, float] | None = None
         self.retry_listeners: list[RetryListener] = []
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json"}
         if settings.token:
@@ -260,6 +263,32 @@ class CourtListenerClient:
     def base_url(self) -> str:
         return self._settings.base_url
 
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock as its last response's ``Date`` header said (None before
+        any response, or when the server sends none). Window ends are clamped to it."""
+        return self._server_seen[0] if self._server_seen else None
+
+    def server_now(self) -> datetime | None:
+        """The server's clock now: its last ``Date`` plus the time elapsed here since
+        (our clock's rate, not its setting, is trusted). None before any response."""
+        if self._server_seen is None:
+            return None
+        seen, at = self._server_seen
+        return seen + timedelta(seconds=max(0.0, self._clock() - at))
+
+    def _saw_date(self, response: httpx.Response) -> None:
+        value = response.headers.get("date")
+        if not value:
+            return
+        try:
+            seen = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return  # a malformed Date tells nothing; the previous one still holds
+        if seen.tzinfo is None:
+            seen = seen.replace(tzinfo=UTC)  # RFC 9110: an HTTP date is always GMT
+        self._server_seen = (seen.astimezone(UTC), self._clock())
+
     def close(self) -> None:
         self._http.close()
 
@@ -366,6 +395,7 @@ class CourtListenerClient:
         except httpx.HTTPError as exc:
             return _Exchange(status=None, error=NetworkError(_transport_message(where, exc)))
         status = response.status_code
+        self._saw_date(response)
         try:
             body = self._read_body(response, where, deadline)
         except (DeadlineExceededError, BodyTooLargeError) as exc:

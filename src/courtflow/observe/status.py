@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, Engine, column, func, inspect, literal, or_, select, table
@@ -31,7 +32,7 @@ from courtflow.budget.rates import Rate
 from courtflow.budget.tables import EXTERNAL, api_budget_blocks, api_call_ledger
 from courtflow.observe.history import as_utc
 from courtflow.observe.metrics import watermark_lag_seconds
-from courtflow.store.tables import sync_checkpoints, sync_watermarks
+from courtflow.store.tables import sync_checkpoints, sync_ranges, sync_watermarks
 
 REJECTS_TABLE = "sync_rejects"
 CLASS_PERIOD = timedelta(hours=1)  # the span of the per-class admissions and waits
@@ -58,7 +59,8 @@ class OpenWindow:
 
 @dataclass(frozen=True)
 class LoadedRange:
-    """Consecutive completed windows merged into one ``[start, end)``."""
+    """A span ``[start, end)`` of ``date_modified``: loaded (completed windows merged,
+    ``sync_ranges``) or, in ``ScopeStatus.gaps``, missing between two loaded ones."""
 
     start: datetime
     end: datetime
@@ -76,6 +78,8 @@ class ScopeStatus:
     loaded: tuple[LoadedRange, ...]
     open_windows: tuple[OpenWindow, ...]
     rejected: int
+    # Holes between loaded ranges: the watermark stops at the first; backfill --gaps.
+    gaps: tuple[LoadedRange, ...] = ()
 
     @property
     def label(self) -> str:
@@ -203,22 +207,38 @@ def scope_statuses(
             run_id=r.run_id,
         ))  # fmt: skip
     rejected = rejects(conn)
+    ranges = _ranges(conn, insp.has_table(sync_ranges.name))
     out = []
-    for key in sorted({*marks, *done, *open_, *rejected}):
+    for key in sorted({*marks, *done, *open_, *rejected, *ranges}):
         finished = done.get(key, [])
         mark = marks.get(key)
+        loaded = ranges[key] if key in ranges else _merge(
+            [LoadedRange(_utc(r.window_start), _utc(r.window_end)) for r in finished])
         out.append(ScopeStatus(
             resource=key[0], scope=key[1], watermark=mark,
             lag_seconds=watermark_lag_seconds(mark, now) if mark else None,
             completed_windows=len(finished),
             completed_pages=sum(int(r.pages) for r in finished),
             completed_rows=sum(int(r.rows) for r in finished),
-            loaded=_merge([LoadedRange(_utc(r.window_start), _utc(r.window_end))
-                           for r in finished]),
+            loaded=loaded,
             open_windows=tuple(open_.get(key, [])),
             rejected=rejected.get(key, 0),
+            gaps=tuple(LoadedRange(a.end, b.start) for a, b in pairwise(loaded)
+                       if a.end < b.start),
         ))  # fmt: skip
     return tuple(out)
+
+
+def _ranges(conn: Connection, present: bool) -> dict[ScopeKey, tuple[LoadedRange, ...]]:
+    """Every scope's loaded ranges from ``sync_ranges`` (before 0010_ranges: none)."""
+    if not present:
+        return {}
+    r = sync_ranges.c
+    spans: dict[ScopeKey, list[LoadedRange]] = {}
+    for row in conn.execute(select(r.resource, r.scope, r.range_start, r.range_end)):
+        spans.setdefault((row[0], row[1]), []).append(
+            LoadedRange(_utc(row[2]), _utc(row[3])))
+    return {key: _merge(items) for key, items in spans.items()}
 
 
 # -- budget -----------------------------------------------------------------------------

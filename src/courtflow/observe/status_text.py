@@ -20,9 +20,15 @@ def _scope_lines(s: ScopeStatus) -> list[str]:
         f"{s.completed_pages} pages, {s.completed_rows} rows; rejected {s.rejected}",
     ]
     for r in s.loaded[:5]:
-        lines.append(f"    loaded   [{_ts(r.start)}, {_ts(r.end)})")
+        start = "the start" if r.start.year <= 1900 else _ts(r.start)
+        lines.append(f"    loaded   [{start}, {_ts(r.end)})")
     if len(s.loaded) > 5:
         lines.append(f"    ... and {len(s.loaded) - 5} more loaded ranges")
+    for g in s.gaps[:20]:
+        lines.append(f"    GAP      [{_ts(g.start)}, {_ts(g.end)}): never loaded; the "
+                     "watermark stops before it (courtflow backfill --gaps fills it)")
+    if len(s.gaps) > 20:
+        lines.append(f"    ... and {len(s.gaps) - 20} more gaps")
     for w in s.open_windows:
         cursor = (f"next cursor saved {fmt_seconds(w.cursor_age_seconds)} ago"
                   if w.cursor_age_seconds is not None else "no page stored yet")  # fmt: skip

@@ -1,10 +1,12 @@
-"""The run summary every entry point ends with: rows per table and what the budget did."""
+"""The run summary every entry point ends with: what this run stored per resource (new,
+changed and unchanged rows), each table's total row count beside it (labelled as a
+total: it counts every run's rows), and what the budget did."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,17 +22,34 @@ _ERRORS = ("http_error", "network", "bad_payload")
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What one run did to one resource's table."""
+
+    new: int = 0  # rows inserted
+    changed: int = 0  # rows replaced by a newer version
+    unchanged: int = 0  # records read that the table already held as they are
+
+    def plus(self, new: int, changed: int, unchanged: int) -> Stored:
+        return Stored(self.new + new, self.changed + changed, self.unchanged + unchanged)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged}
+
+
+@dataclass(frozen=True)
 class RunSummary:
-    resources: dict[str, int]
+    table_totals: dict[str, int]  # rows in each table now, from every run
     api_calls: int
     throttled: int
     errors: int
     rejected: int = 0  # records of these runs set aside in sync_rejects
+    stored: dict[str, Stored] = field(default_factory=dict)  # this run, per resource
 
     def as_json(self) -> str:
         return json.dumps(
             {
-                "resources": self.resources,
+                "stored": {name: s.as_dict() for name, s in self.stored.items()},
+                "table_totals": self.table_totals,
                 "api_calls": self.api_calls,
                 "throttled": self.throttled,
                 "errors": self.errors,
@@ -40,8 +59,15 @@ class RunSummary:
         )
 
     def human(self) -> str:
-        lines = ["rows by resource:"]
-        lines += [f"  {name:<18} {rows:>8}" for name, rows in self.resources.items()]
+        w = max([18, *(len(name) for name in self.table_totals)])
+        lines = [f"  {'resource':<{w}} {'new':>8} {'changed':>8} {'unchanged':>9}   "
+                 f"{'table total':>11}"]  # fmt: skip
+        for name, total in self.table_totals.items():
+            s = self.stored.get(name)
+            done = (f"{s.new:>8} {s.changed:>8} {s.unchanged:>9}" if s is not None
+                    else f"{'-':>8} {'-':>8} {'-':>9}")  # fmt: skip
+            lines.append(f"  {name:<{w}} {done}   {total:>11}")
+        lines.insert(0, "stored by this run (table total: rows from every run):")
         lines.append(
             f"api calls: {self.api_calls}  throttled (429): {self.throttled}  errors: {self.errors}"
             f"  rejected records: {self.rejected}"
@@ -55,9 +81,11 @@ def summarize(
     *,
     run_ids: Iterable[str] | None = None,
     since: datetime | None = None,
+    stored: Mapping[str, Stored] | None = None,
 ) -> RunSummary:
-    """Rows now in each table; the quota's calls, 429s and errors of the given runs (or
-    since a time): ``api-usage/`` asks, which the server does not count, are left out."""
+    """What the run stored (``stored``, from its sync results) beside the rows now in
+    each table; the quota's calls, 429s and errors of the given runs (or since a time):
+    ``api-usage/`` asks, which the server does not count, are left out."""
     ledger = api_call_ledger
     query = select(
         func.count(),
@@ -77,7 +105,8 @@ def summarize(
         resources = {spec.name: count_rows(conn, spec) for spec in specs}
         row: Any = conn.execute(query).one()
         rejected = _rejected(conn, specs, ids, since)
-    return RunSummary(resources, int(row[0]), int(row[1]), int(row[2]), rejected)
+    return RunSummary(resources, int(row[0]), int(row[1]), int(row[2]), rejected,
+                      dict(stored or {}))  # fmt: skip
 
 
 def _rejected(

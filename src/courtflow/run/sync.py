@@ -2,7 +2,14 @@
 
 Each page's rows and its checkpoint (the ``next`` URL) commit in one transaction, so
 a worker killed at any moment resumes at the page it lost and spends no call twice.
-A completed window advances the resource's watermark. Every database step is retried
+
+No window reaches past the server's clock: its end is clamped to the server's time
+(its ``Date`` header) less the settle lag, and a window wholly after that syncs nothing.
+A completed window adds its range to what the scope has loaded (courtflow.store.state),
+which moves the watermark only if it is contiguous with it. A window that rejects more
+than ``max_reject_ratio`` of its records, or every record of one page, stops with
+:class:`~courtflow.errors.TooManyRejectsError`: its checkpoint stays before that page,
+so it is not marked loaded and a rerun meets the same records again. Every database step is retried
 through a transient outage (courtflow.store.retry); records the target cannot hold are
 set aside in ``sync_rejects`` and the window goes on (courtflow.store.rejects). A saved
 cursor the server no longer accepts (404) restarts its window from the start.
@@ -18,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,22 +33,24 @@ from sqlalchemy import Engine
 from courtflow.budget.budget import Budget
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.catalogue.scope import Scope
-from courtflow.catalogue.window import Window
+from courtflow.catalogue.window import Window, clamp, iso
 from courtflow.client import CourtListenerClient
 from courtflow.client.courtlistener import RetryListener
 from courtflow.client.gate import CallGate
 from courtflow.client.paging import Page
-from courtflow.config import Settings
-from courtflow.errors import NotFoundError
+from courtflow.config import DEFAULT_SETTLE_LAG, Settings
+from courtflow.errors import NotFoundError, TooManyRejectsError
 from courtflow.store import (
+    LOADED_FROM_START,
     Checkpoint,
-    advance_watermark,
     get_checkpoint,
+    list_checkpoints,
+    record_range,
     save_checkpoint,
 )
 from courtflow.store.engine import make_engine
 from courtflow.store.migrate import upgrade
-from courtflow.store.rejects import store_page
+from courtflow.store.rejects import PageStored, store_page
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
 log = logging.getLogger("courtflow.sync")
@@ -61,6 +71,15 @@ class SyncResult:
     scope: str = ""  # the scope's key ("" for the whole resource)
     rejected: int = 0  # records set aside in sync_rejects by this call
     restarted: bool = False  # the saved cursor was dead: the window was walked from its start
+    future: bool = False  # the window starts after the server's clock less the lag
+    new: int = 0  # rows this call inserted
+    changed: int = 0  # rows this call replaced by a newer version
+    unchanged: int = 0  # records this call read that the table already held as they are
+    records: int = 0  # records this call read (stored, unchanged or rejected)
+    watermark: datetime | None = None  # the scope's watermark after this call
+    # The whole window's records and rejects, across resumed tries (its checkpoint).
+    window_records: int = 0
+    window_rejected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +94,10 @@ class SyncResult:
             "seconds": round(self.seconds, 3),
             "rejected": self.rejected,
             "restarted": self.restarted,
+            "future": self.future,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
         }
 
 
@@ -96,15 +119,48 @@ def sync_window(
     scope: Scope | None = None,
     db_retry: DbRetryPolicy | None = None,
     on_reject: RejectListener | None = None,
+    settle_lag: timedelta = DEFAULT_SETTLE_LAG,
+    max_reject_ratio: float | None = None,
 ) -> SyncResult:
     """Sync ``window`` of ``spec`` (or of its ``scope``) into its table, resuming from a
-    saved checkpoint of that scope."""
+    saved checkpoint of that scope.
+
+    The window's end is first clamped to the server's clock less ``settle_lag`` (see the
+    module docstring); ``max_reject_ratio`` None checks only the whole-page rule.
+    """
     if scope is None:
         scope = Scope(spec.name)
     if scope.resource != spec.name:
         raise ValueError(f"scope {scope.label} is not a scope of {spec.name}")
     key = scope.key
     started = time.monotonic()
+    limit = server_limit(client, settle_lag)
+    clamped = clamp(window, limit)
+    if clamped is None:
+        log.info(
+            "window %s starts after the server's clock less the settle lag (%s): "
+            "nothing to read yet", window, iso(limit),
+            extra={"event": "window_future", "resource": spec.name, "scope": key,
+                   "window": str(window)},
+        )  # fmt: skip
+        return SyncResult(spec.name, window, 0, 0, 0, False, True, time.monotonic() - started,
+                          key, future=True)  # fmt: skip
+    if clamped != window:
+        bound = clamped.end
+        # The clamped end moves with the clock: an unfinished window of the same start
+        # that this one covers is resumed rather than left behind (rerun to resume).
+        def open_ends() -> list[datetime]:
+            with engine.begin() as conn:
+                return [cp.window_end for cp in list_checkpoints(conn, spec.name, key)
+                        if not cp.done and cp.window_start == window.start
+                        and cp.window_end <= bound]  # fmt: skip
+
+        ends = run_with_db_retry(engine, open_ends, db_retry, what="checkpoint read")
+        if ends:
+            clamped = Window(window.start, max(ends))
+        log.info("window %s clamped to %s (server clock less %s)", window, clamped, settle_lag,
+                 extra={"event": "window_clamped", "resource": spec.name, "scope": key})
+        window = clamped
 
     def read_checkpoint() -> Checkpoint | None:
         with engine.begin() as conn:
@@ -127,8 +183,10 @@ def sync_window(
     if checkpoint is None:
         checkpoint = Checkpoint(spec.name, window.start, window.end, scope=key)
     resumed = checkpoint.next_url is not None
-    pages = rows = calls = rejected = 0
+    pages = rows = calls = rejected = new = unchanged = records = 0
     restart: list[bool] = []
+    first_seen: list[datetime] = []  # the server's clock at this call's first page
+    watermark: datetime | None = None
 
     def walk(resume_url: str | None) -> Iterator[Page]:
         return client.iter_pages(
@@ -144,10 +202,12 @@ def sync_window(
     for page in _resuming(walk, checkpoint, str(window), restart):
         done = page.next_url is None
         previous = checkpoint
+        if not first_seen:
+            first_seen.append(client.server_time or limit + settle_lag)
 
         def commit(
             page: Page = page, previous: Checkpoint = previous
-        ) -> tuple[int, int, Checkpoint]:
+        ) -> tuple[PageStored, Checkpoint, str | None, datetime | None]:
             with engine.begin() as conn:
                 stored = store_page(conn, spec, page.results, run_id, scope=key, page_url=page.url)
                 cp = Checkpoint(
@@ -160,17 +220,30 @@ def sync_window(
                     calls=previous.calls + page.attempts,
                     done=page.next_url is None,
                     scope=key,
+                    records=previous.records + len(page.results),
+                    rejected=previous.rejected + stored.rejected,
                 )
+                tripped = _rejection_rule(page, stored, cp, max_reject_ratio)
+                if tripped is not None:
+                    # The page's good rows and its rejects are kept; the checkpoint stays
+                    # before it, so the window is not loaded and a rerun meets them again.
+                    return stored, previous, tripped, None
                 save_checkpoint(conn, cp, run_id)
+                mark = None
                 if cp.done:
-                    advance_watermark(conn, spec.name, window.end, run_id, key)
-            return stored.written, stored.rejected, cp
+                    mark = _record_loaded(conn, spec, window, first_seen[0] - settle_lag,
+                                          run_id, key)  # fmt: skip
+            return stored, cp, None, mark
 
-        written, refused, checkpoint = run_with_db_retry(
+        stored, checkpoint, tripped, mark = run_with_db_retry(
             engine, commit, db_retry, what="page commit"
         )
-        pages, rows, calls = pages + 1, rows + written, calls + page.attempts
-        rejected += refused
+        watermark = mark or watermark
+        pages, rows, calls = pages + 1, rows + stored.written, calls + page.attempts
+        rejected += stored.rejected
+        new += stored.new
+        records += len(page.results)
+        unchanged += len(page.results) - stored.written - stored.rejected
         log.info(
             "page stored",
             extra={
@@ -179,20 +252,77 @@ def sync_window(
                 "scope": key,
                 "window": str(window),
                 "page": checkpoint.pages,
-                "rows": written,
-                "rejected": refused,
+                "rows": stored.written,
+                "rejected": stored.rejected,
                 "attempts": page.attempts,
                 "done": done,
             },
         )
-        if on_page is not None:
-            on_page(spec, checkpoint, written)
-        if refused and on_reject is not None:
-            on_reject(spec, refused)
+        if on_page is not None and tripped is None:
+            on_page(spec, checkpoint, stored.written)
+        if stored.rejected and on_reject is not None:
+            on_reject(spec, stored.rejected)
+        if tripped is not None:
+            raise TooManyRejectsError(
+                f"{scope.label} {window}: {tripped}; first reason: {stored.first_reason}. "
+                "The window is not marked loaded (see sync_rejects, courtflow status)",
+                reason=tripped,
+            )
+    if checkpoint.rejected:
+        # Info: each record was logged as a warning already, and the CLI and the
+        # operator report the total as a warning of their own.
+        log.info(
+            "%s %s: %d of %d records rejected (%.2f%%, within the threshold): see "
+            "sync_rejects", scope.label, window, checkpoint.rejected, checkpoint.records,
+            100 * checkpoint.rejected / max(checkpoint.records, 1),
+            extra={"event": "rejects_below_threshold", "resource": spec.name, "scope": key},
+        )  # fmt: skip
     return SyncResult(
         spec.name, window, pages, rows, calls, resumed, False, time.monotonic() - started, key,
-        rejected=rejected, restarted=bool(restart),
+        rejected=rejected, restarted=bool(restart), new=new, changed=rows - new,
+        unchanged=unchanged, records=records, watermark=watermark,
+        window_records=checkpoint.records, window_rejected=checkpoint.rejected,
     )
+
+
+def server_limit(client: CourtListenerClient, settle_lag: timedelta) -> datetime:
+    """The latest instant a window may reach: the server's clock (our own before its
+    first answer) less the settle lag, in whole seconds as its Date header gives it."""
+    now = client.server_now() or datetime.now(UTC)
+    return (now - settle_lag).replace(microsecond=0)
+
+
+def _rejection_rule(
+    page: Page, stored: PageStored, cp: Checkpoint, max_ratio: float | None
+) -> str | None:
+    """Which rejection rule this page trips, if any (the message's first part)."""
+    if page.results and stored.rejected == len(page.results):
+        return (f"every record of page {cp.pages} was rejected ({stored.rejected} of "
+                f"{len(page.results)})")  # fmt: skip
+    if cp.done and max_ratio is not None and cp.records and cp.rejected / cp.records > max_ratio:
+        return (f"{cp.rejected} of {cp.records} records rejected "
+                f"({100 * cp.rejected / cp.records:.2f}%, more than the "
+                f"{100 * max_ratio:g}% allowed by --max-reject-ratio)")  # fmt: skip
+    return None
+
+
+def _record_loaded(
+    conn: Any, spec: ResourceSpec, window: Window, read_to: datetime, run_id: str | None,
+    scope: str,
+) -> datetime | None:
+    """Add what the finished window read to the scope's loaded ranges.
+
+    It read no further than the server's clock at its first page less the settle lag
+    (``read_to``): the window end was clamped with our best guess of that clock before
+    any answer came. A whole-refresh walk read everything modified before its end.
+    """
+    start = window.start if spec.incremental else LOADED_FROM_START
+    end = min(window.end, read_to)
+    if end <= start:
+        log.warning("%s %s: the server's clock is behind this window; nothing recorded as "
+                    "loaded", spec.name, window)  # fmt: skip
+        return None
+    return record_range(conn, spec.name, start, end, run_id, scope)
 
 
 def _resuming(
@@ -239,6 +369,8 @@ class Pipeline:
 
     def sync(self, spec: ResourceSpec, window: Window, **kwargs: Any) -> SyncResult:
         kwargs.setdefault("db_retry", DbRetryPolicy(seconds=self.settings.db_retry_seconds))
+        kwargs.setdefault("settle_lag", self.settings.settle_lag)
+        kwargs.setdefault("max_reject_ratio", self.settings.max_reject_ratio)
         return sync_window(self.engine, self.client, spec, window, **kwargs)
 
 

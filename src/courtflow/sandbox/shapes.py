@@ -2,7 +2,9 @@
 
 Read from ``cl/*/api_serializers.py`` (freelawproject/courtlistener, snapshot 2026-08):
 most are ``HyperlinkedModelSerializerWithId`` with ``fields = "__all__"`` (every model
-field, relations as links, plus ``resource_uri`` and ``id``). Nesting the server does:
+field, relations as links, plus ``resource_uri`` and ``id``); the FJC integrated
+database's is a plain ``HyperlinkedModelSerializer``: ``resource_uri`` and no ``id``.
+Nesting the server does:
 a position embeds its ``person``, ``court``, ``school``, ``supervisor`` and ``predecessor``
 and lists its ``retention_events``; an education embeds its ``school``; a financial
 disclosure embeds every child record (courtflow omits those by default). Opinions cited
@@ -172,7 +174,11 @@ def attorney(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
 
 
 def fjc(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
-    return _plain("fjc-integrated-database", links, row, circuit="courts", district="courts")
+    # FjcIntegratedDatabaseSerializer (cl/recap/api_serializers.py) is a plain
+    # HyperlinkedModelSerializer, not ...WithId: the server sends resource_uri, no id.
+    out = _plain("fjc-integrated-database", links, row, circuit="courts", district="courts")
+    del out["id"]
+    return out
 
 
 def disclosure(row: Row, links: Links, embed: Embed) -> dict[str, Any]:

@@ -18,11 +18,15 @@ from courtflow.store.rejects import (
     store_page,
 )
 from courtflow.store.state import (
+    LOADED_FROM_START,
     Checkpoint,
-    advance_watermark,
+    Range,
+    gaps_of,
     get_checkpoint,
     get_watermark,
     list_checkpoints,
+    loaded_ranges,
+    record_range,
     save_checkpoint,
 )
 from courtflow.store.tables import (
@@ -34,22 +38,26 @@ from courtflow.store.tables import (
 from courtflow.store.upsert import count_rows, table_checksum, upsert_rows
 
 __all__ = [
+    "LOADED_FROM_START",
     "RESOURCE_TABLES",
     "Checkpoint",
     "PageStored",
+    "Range",
     "RejectRow",
-    "advance_watermark",
     "count_rejects",
     "count_rows",
     "current_revision",
+    "gaps_of",
     "get_checkpoint",
     "get_watermark",
     "head_revision",
     "is_sqlite",
     "list_checkpoints",
     "list_rejects",
+    "loaded_ranges",
     "make_engine",
     "metadata",
+    "record_range",
     "resource_table",
     "save_checkpoint",
     "store_page",

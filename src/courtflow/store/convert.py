@@ -177,9 +177,27 @@ def source_value(record: Mapping[str, Any], source: str) -> object:
     return value
 
 
+def _uri_key(spec: ResourceSpec, record: Mapping[str, Any]) -> object:
+    """The last path segment of ``resource_uri`` (``.../fjc-integrated-database/7/`` -> 7)."""
+    uri = record.get("resource_uri")
+    if not isinstance(uri, str) or not uri.strip():
+        keys = ", ".join(sorted(record)[:12])
+        raise BadPayloadError(
+            f"{spec.name} record without field 'resource_uri', its identity (fields: {keys})"
+        )
+    segment = uri.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if not segment or "/" + spec.path.strip("/") + "/" not in uri:
+        raise _bad(spec, None, "resource_uri", f"is not a {spec.path} link: {uri[:200]!r}")
+    return segment
+
+
 def record_id(spec: ResourceSpec, record: Mapping[str, Any]) -> int | str:
-    """The record's key, typed per ``spec.key_type``; BadPayloadError if absent or odd."""
-    raw = record.get("id")
+    """The record's key, typed per ``spec.key_type``; BadPayloadError if absent or odd.
+
+    Where it comes from is the spec's ``identity``: the ``id`` field, or the last path
+    segment of ``resource_uri`` for endpoints whose serializer sends no ``id``.
+    """
+    raw = _uri_key(spec, record) if spec.identity == "resource_uri" else record.get("id")
     if raw is None or raw == "":
         keys = ", ".join(sorted(record)[:12])
         raise BadPayloadError(f"{spec.name} record without field 'id' (fields: {keys})")
@@ -334,10 +352,22 @@ def partition_page(
         try:
             converted.append(convert_record(spec, record, run_id, loaded_at, lenient=True))
         except BadPayloadError as exc:
-            raw = record.get("id") if isinstance(record, Mapping) else None
+            raw = _reject_key(spec, record)
             key = None if raw is None else str(raw).replace(_NUL, "")[:200]
             rejected.append(Rejected(key, str(exc), raw_text(record)))
     return _newest_by_id(converted, lambda item: item.row), rejected
+
+
+def _reject_key(spec: ResourceSpec, record: object) -> object:
+    """The key a rejected record is filed under, if it names one at all."""
+    if not isinstance(record, Mapping):
+        return None
+    if spec.identity == "resource_uri":
+        try:
+            return _uri_key(spec, record)
+        except BadPayloadError:
+            return None
+    return record.get("id")
 
 
 def to_rows(

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store.convert import Converted, Rejected, partition_page, raw_text
 from courtflow.store.retry import first_line, is_transient_db_error
-from courtflow.store.tables import sync_rejects
+from courtflow.store.tables import resource_table, sync_rejects
 from courtflow.store.upsert import upsert_converted
 
 log = logging.getLogger("courtflow.store.rejects")
@@ -56,6 +56,13 @@ class PageStored:
 
     written: int  # rows inserted or changed (as upsert_rows counts)
     rejected: int  # records set aside in sync_rejects
+    new: int = 0  # of ``written``, rows the table did not hold before
+    first_reason: str | None = None  # why the first rejected record was refused
+
+    @property
+    def changed(self) -> int:
+        """Rows that existed and took a newer version."""
+        return self.written - self.new
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,9 @@ def store_page(
     transaction (the caller commits, with the page's checkpoint)."""
     items, rejected = partition_page(spec, records, run_id, datetime.now(UTC))
     written = 0
+    # Ids the table already holds: every other written row is new (a row not there is
+    # always inserted), so new/changed/unchanged follow from counts alone.
+    held = _held(conn, spec, [item.row["id"] for item in items])
     if items:
         savepoint = conn.begin_nested()
         try:
@@ -172,7 +182,16 @@ def store_page(
                     "page_url": page_url,
                 },
             )
-    return PageStored(written, len(rejected))
+    new = sum(1 for item in items if item.row["id"] not in held)
+    return PageStored(written, len(rejected), min(new, written),
+                      rejected[0].reason if rejected else None)  # fmt: skip
+
+
+def _held(conn: Connection, spec: ResourceSpec, ids: list[Any]) -> set[Any]:
+    if not ids:
+        return set()
+    table = resource_table(spec)
+    return set(conn.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
 
 
 def count_rejects(

@@ -93,6 +93,9 @@ sync_checkpoints = Table(
     Column("done", Boolean(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("run_id", Text(), nullable=True),
+    # Records read and records rejected in the window so far (0010_ranges).
+    Column("records", BigInteger(), nullable=False, server_default="0"),
+    Column("rejected", BigInteger(), nullable=False, server_default="0"),
 )
 
 sync_watermarks = Table(
@@ -101,6 +104,19 @@ sync_watermarks = Table(
     Column("resource", Text(), primary_key=True),
     Column("scope", Text(), primary_key=True, server_default=""),
     Column("watermark", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("run_id", Text(), nullable=True),
+)
+
+# What each scope has loaded: merged [range_start, range_end) of date_modified
+# (courtflow.store.state.record_range); the watermark is derived from them.
+sync_ranges = Table(
+    "sync_ranges",
+    metadata,
+    Column("resource", Text(), primary_key=True),
+    Column("scope", Text(), primary_key=True, server_default=""),
+    Column("range_start", UTCDateTime(), primary_key=True),
+    Column("range_end", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("run_id", Text(), nullable=True),
 )
@@ -149,6 +165,7 @@ STORE_TABLES: tuple[str, ...] = (
     *(t.name for t in RESOURCE_TABLES.values()),
     sync_checkpoints.name,
     sync_watermarks.name,
+    sync_ranges.name,
     sync_rejects.name,
     bulk_loads.name,
 )

@@ -120,7 +120,7 @@ def core_only(wheel: Path, work: Path, sandbox_url: str, token: str) -> list[Che
                "--since", DAY["since"], "--until", DAY["until"]]  # fmt: skip
     synced = sh(command, env=env, timeout=600)
     summary = synced.stdout.strip().splitlines()[-1] if synced.stdout.strip() else ""
-    rows = json.loads(summary).get("resources", {}).get("dockets", 0) if summary.startswith(
+    rows = json.loads(summary).get("table_totals", {}).get("dockets", 0) if summary.startswith(
         "{") else 0  # fmt: skip
     checks.append(Check("core: courtflow sync against the sandbox", synced.returncode == 0
                         and rows > 0, time.monotonic() - started,

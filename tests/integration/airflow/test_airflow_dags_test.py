@@ -91,6 +91,10 @@ SCENARIOS: list[dict[str, Any]] = [
         "sensor_poke_interval": "1s", "retries": 3, "retry_delay": "1s",
         "retry_exponential_backoff": 2.0, "min_deferral": 0,
     },
+    {   # a tenth of the records rejected: the task fails at once, no retry
+        "dag_id": "cf_rejects", "courtlistener_conn_id": "cl_rejects", "resources": ["dockets"],
+        "retries": 3, "retry_delay": "1s",
+    },
     {   # a tight budget and max_sleep 0: every wait defers to the trigger
         "dag_id": "cf_budget", "courtlistener_conn_id": "cl_budget",
         "resources": ["dockets", "clusters"], "sequential": True, "max_sleep": 0,
@@ -215,6 +219,24 @@ def test_bad_token_fails_without_retry_and_alerts_without_the_token(
     assert "cf_fatal.dockets.sync" in slack and "AuthError" in slack
     for where in (output, *(body.decode() for _, body in receiver.received)):
         assert BAD_TOKEN not in where
+
+
+# -- 2b. rejections over the threshold fail the task (issue 24) ---------------------------
+def test_a_window_rejecting_more_than_the_threshold_fails_the_task_without_retry(
+    installation: Installation, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'rejects.sqlite'}"
+    config = SandboxConfig(faults=FaultConfig(broken_every=10), volumes={"dockets": 4000})
+    with start_sandbox(config) as sandbox:
+        env = {"AIRFLOW_CONN_CL_REJECTS": connection(
+            host=sandbox.url, password=DEMO_TOKEN, extra={"database_url": db})}  # fmt: skip
+        done = installation.dags_test("cf_rejects", DAY, env)
+    output = done.stdout + done.stderr
+    assert installation.task("cf_rejects", "dockets.sync") == ("failed", 1), output[-4000:]
+    assert "TooManyRejectsError" in output and "allowed by --max-reject-ratio" in output
+    with create_engine(db).connect() as conn:  # the window is not marked loaded
+        assert conn.execute(text("SELECT count(*) FROM sync_ranges")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM sync_rejects")).scalar() > 0
 
 
 # -- 3. transient: a 503 recovered by the task's retry; reschedule-mode sensor -------------

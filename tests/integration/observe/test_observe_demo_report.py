@@ -56,7 +56,8 @@ def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
     first = run_demo(where)
     summary = json.loads(first.stdout.strip().splitlines()[-1])
     assert summary["throttled"] == 0 and summary["errors"] == 0 and summary["api_calls"] > 40
-    assert set(summary) == {"resources", "api_calls", "throttled", "errors", "rejected"}
+    assert set(summary) == {"stored", "table_totals", "api_calls", "throttled", "errors",
+                            "rejected"}
     assert summary["rejected"] == 0
     assert re.search(r"naive reference design\s+\d+ calls,\s+[1-9]\d* x 429", first.stderr)
     assert re.search(r"courtflow\s+\d+ calls,\s+0 x 429", first.stderr)
@@ -101,5 +102,5 @@ def test_the_demo_report_shows_the_budget_at_work_beside_the_naive_design(
 
     again = run_demo(where)  # idempotent: courtflow spends no call the second time
     rerun = json.loads(again.stdout.strip().splitlines()[-1])
-    assert rerun["api_calls"] == 0 and rerun["resources"] == summary["resources"]
+    assert rerun["api_calls"] == 0 and rerun["table_totals"] == summary["table_totals"]
     assert 'id="comparison"' in (where / "report.html").read_text()

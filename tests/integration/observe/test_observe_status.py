@@ -21,7 +21,7 @@ from courtflow.observe.status import as_jsonable, count_rejects, gather_status
 from courtflow.observe.status_text import render_status
 from courtflow.store.engine import dispose_engine, make_engine
 from courtflow.store.migrate import upgrade
-from courtflow.store.state import Checkpoint, advance_watermark, save_checkpoint
+from courtflow.store.state import Checkpoint, record_range, save_checkpoint
 from pg_support import scratch_database
 
 KEY = "token:status0000000001"
@@ -52,10 +52,12 @@ def _load_state(engine: Engine) -> None:
             save_checkpoint(conn, Checkpoint("dockets", D + timedelta(days=day),
                                              D + timedelta(days=day + 1), None, 2, 35, 2, True),
                             "run-a")  # fmt: skip
-        advance_watermark(conn, "dockets", D + timedelta(days=3), "run-a")
+            record_range(conn, "dockets", D + timedelta(days=day), D + timedelta(days=day + 1),
+                         "run-a")  # fmt: skip
         # A later day finished apart from the range: two loaded ranges.
         save_checkpoint(conn, Checkpoint("dockets", D + timedelta(days=5), D + timedelta(days=6),
                                          None, 1, 7, 1, True), "run-b")  # fmt: skip
+        record_range(conn, "dockets", D + timedelta(days=5), D + timedelta(days=6), "run-b")
         # A scope of the same resource, stopped midway with a cursor saved.
         save_checkpoint(conn, Checkpoint("dockets", D, D + timedelta(days=1),
                                          "https://x/api/rest/v4/dockets/?cursor=abc", 4, 80, 5,

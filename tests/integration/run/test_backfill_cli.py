@@ -84,7 +84,7 @@ def test_backfill_stopped_midway_resumes_and_ends_with_the_summary(
         rows = conn.execute(text("SELECT count(*) FROM cl_clusters")).scalar_one()
     engine.dispose()
     assert windows == 6
-    assert summary["resources"]["clusters"] == rows > 0
+    assert summary["table_totals"]["clusters"] == rows > 0
     assert summary["throttled"] == 0 and summary["errors"] == 0
 
 

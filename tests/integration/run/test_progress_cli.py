@@ -70,7 +70,7 @@ def test_redirected_progress_is_plain_lines_with_waits_and_retries(
     counts = final_counts(err)
     assert counts["windows"] == counts["total"] == 4
     assert counts["calls"] == summary["api_calls"] and counts["calls"] >= counts["pages"] > 0
-    assert counts["rows"] == summary["resources"]["clusters"]
+    assert counts["rows"] == summary["table_totals"]["clusters"]
     assert counts["retries"] == summary["errors"] >= 1  # every failed attempt was retried
     assert DEMO_TOKEN not in err
 
@@ -107,7 +107,7 @@ def test_progress_on_a_terminal_is_a_live_display(sandbox: RunningSandbox, tmp_p
     summary = json.loads(out.strip().splitlines()[-1])
     counts = final_counts(plain)
     assert counts["windows"] == 4 and counts["calls"] == summary["api_calls"]
-    assert counts["rows"] == summary["resources"]["clusters"]
+    assert counts["rows"] == summary["table_totals"]["clusters"]
     # Frames are redrawn in place: the counters are seen rising, not only at the end.
     seen_calls = {int(c) for c in re.findall(r"calls (\d+)", plain)}
     assert len(seen_calls) >= 3, seen_calls

@@ -100,7 +100,9 @@ def test_poison_records_are_stored_or_set_aside_and_the_window_completes(
 ) -> None:
     poison, broken = tuple(reference[5:8]), (reference[30], reference[-1])
     sandbox.set_faults(FaultConfig(poison_ids=poison, broken_ids=broken))
-    first = sync(sandbox, db, run_id="poisoned")
+    # Two of about a hundred records: within a 5% threshold (the default 1% fails the run,
+    # tested in test_mirror_windows.py).
+    first = sync(sandbox, db, run_id="poisoned", max_reject_ratio=0.05)
     assert first.rejected == len(broken)
     with open_pipeline(settings(sandbox, db)) as p:
         engine = p.engine
@@ -128,7 +130,7 @@ def test_poison_records_are_stored_or_set_aside_and_the_window_completes(
         assert gather(engine, p.budget.rates).rejects == {SPEC.name: len(broken)}
         # A rerun of the whole window: nothing changes, no rejected record twice.
         clear_checkpoints(engine, SPEC.name)
-    again = sync(sandbox, db, run_id="again")
+    again = sync(sandbox, db, run_id="again", max_reject_ratio=0.05)
     assert again.pages == first.pages and again.rejected == len(broken)
     with open_pipeline(settings(sandbox, db)) as p, p.engine.connect() as conn:
         assert table_checksum(conn, SPEC) == before

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.engine import make_engine
 from courtflow.store.metadata import metadata
 from courtflow.store.migrate import VERSION_TABLE, current_revision, head_revision, upgrade
-from courtflow.store.state import advance_watermark, get_watermark
+from courtflow.store.state import get_watermark, record_range
 from courtflow.store.tables import STORE_TABLES
 
 # Each process gets ready (imports, connection), says so, and waits for the go file,
@@ -67,7 +67,7 @@ def test_upgrade_from_empty_creates_every_store_table(empty_db_url: str) -> None
 def test_second_upgrade_is_a_no_op_that_keeps_data(store: Engine) -> None:
     mark = datetime(2025, 6, 1, tzinfo=UTC)
     with store.begin() as conn:
-        advance_watermark(conn, "dockets", mark, "run-1")
+        record_range(conn, "dockets", mark - timedelta(days=1), mark, "run-1")
     upgrade(store)
     assert current_revision(store) == head_revision()
     with store.connect() as conn:
@@ -139,3 +139,50 @@ def test_scopes_migration_keeps_existing_load_state_as_the_whole_resource(
     with engine.connect() as conn:
         assert get_watermark(conn, "dockets") == mark  # scope "" is the whole resource
         assert get_watermark(conn, "dockets", "court=scotus") is None
+
+
+def test_0010_seeds_ranges_and_pulls_a_watermark_that_jumped_a_gap_back(
+    empty_db_url: str,
+) -> None:
+    """A database written before 0010_ranges with the old "latest window end" watermark:
+    the upgrade seeds the loaded ranges from the finished checkpoints and moves the
+    watermark back to the end of the first range; a bootstrapped scope keeps its range
+    from the start of time."""
+    import alembic.command
+
+    from courtflow.store.migrate import alembic_config
+    from courtflow.store.state import LOADED_FROM_START, Range, loaded_ranges
+    from courtflow.store.tables import bulk_loads, sync_checkpoints, sync_watermarks
+
+    def day(m: int, d: int) -> datetime:
+        return datetime(2024, m, d, tzinfo=UTC)
+
+    engine = make_engine(empty_db_url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        alembic.command.upgrade(alembic_config(conn), "0009_bookings")
+        old_cp = sync_checkpoints.c
+        columns = [c for c in old_cp if c.name not in ("records", "rejected")]
+        for start, end, done in ((day(1, 1), day(2, 15), True), (day(3, 1), day(3, 2), True),
+                                 (day(3, 5), day(3, 6), True), (day(4, 1), day(4, 2), False)):
+            conn.execute(sync_checkpoints.insert().values({
+                c.name: v for c, v in zip(columns, (
+                    "dockets", "", start, end, None, 1, 5, 1, done, now, "old"), strict=True)
+            }))  # fmt: skip
+        conn.execute(sync_watermarks.insert(), [
+            {"resource": "dockets", "scope": "", "watermark": day(3, 6), "updated_at": now,
+             "run_id": "old"},
+            {"resource": "people", "scope": "", "watermark": day(5, 1), "updated_at": now,
+             "run_id": "boot-1"},
+        ])  # fmt: skip
+        conn.execute(bulk_loads.insert().values(
+            resource="people", scope="", file="people-2024-05-02.csv.bz2", location="x",
+            status="done", byte_offset=0, line=0, rows_read=1, rows_written=1,
+            started_at=now, updated_at=now, run_id="boot-1"))  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert get_watermark(conn, "dockets") == day(2, 15)
+        assert loaded_ranges(conn, "dockets") == [
+            Range(day(1, 1), day(2, 15)), Range(day(3, 1), day(3, 2)), Range(day(3, 5), day(3, 6))]
+        assert get_watermark(conn, "people") == day(5, 1)
+        assert loaded_ranges(conn, "people") == [Range(LOADED_FROM_START, day(5, 1))]

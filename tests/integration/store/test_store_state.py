@@ -10,11 +10,15 @@ from sqlalchemy import Engine
 
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.state import (
+    LOADED_FROM_START,
     Checkpoint,
-    advance_watermark,
+    Range,
+    gaps_of,
     get_checkpoint,
     get_watermark,
     list_checkpoints,
+    loaded_ranges,
+    record_range,
     save_checkpoint,
 )
 from courtflow.store.upsert import count_rows, upsert_rows
@@ -98,22 +102,56 @@ def test_failure_inside_the_transaction_leaves_neither_rows_nor_checkpoint(
         assert get_checkpoint(conn, "dockets", START, END) is None
 
 
-def test_watermark_starts_empty_and_only_moves_forward(store: Engine) -> None:
+def _day(month: int, day: int) -> datetime:
+    return datetime(2024, month, day, tzinfo=UTC)
+
+
+def test_watermark_is_the_end_of_the_first_contiguous_range_and_never_jumps_a_gap(
+    store: Engine,
+) -> None:
+    """The issue's case: [01-01, 02-15), [03-01, 03-02), [03-05, 03-06) loaded."""
     with store.connect() as conn:
         assert get_watermark(conn, "dockets") is None
-    with store.begin() as conn:
-        advance_watermark(conn, "dockets", END, "run-2")
-    with store.begin() as conn:
-        advance_watermark(conn, "dockets", START, "run-1")  # an older window finishing late
+    for start, end in ((_day(1, 1), _day(2, 15)), (_day(3, 1), _day(3, 2)),
+                       (_day(3, 5), _day(3, 6))):  # fmt: skip
+        with store.begin() as conn:
+            mark = record_range(conn, "dockets", start, end, "run-1")
+        assert mark == _day(2, 15)
     with store.connect() as conn:
-        assert get_watermark(conn, "dockets") == END
-    later = END + timedelta(hours=1)
+        assert get_watermark(conn, "dockets") == _day(2, 15)
+        ranges = loaded_ranges(conn, "dockets")
+    assert gaps_of(ranges) == [Range(_day(2, 15), _day(3, 1)), Range(_day(3, 2), _day(3, 5))]
+    # Filling the first gap joins three ranges' worth up to the next gap; the watermark
+    # moves to it, no further.
     with store.begin() as conn:
-        advance_watermark(conn, "dockets", later.astimezone(PACIFIC), "run-3")
+        assert record_range(conn, "dockets", _day(2, 15), _day(3, 1), "fill") == _day(3, 2)
+    # An overlapping window, given in Pacific time, fills the last gap: one range.
+    with store.begin() as conn:
+        mark = record_range(conn, "dockets", _day(3, 1).astimezone(PACIFIC),
+                            _day(3, 5).astimezone(PACIFIC), "fill")  # fmt: skip
+    assert mark == _day(3, 6) and mark.tzinfo == UTC
     with store.connect() as conn:
-        mark = get_watermark(conn, "dockets")
-        assert mark == later and mark is not None and mark.tzinfo == UTC
+        assert loaded_ranges(conn, "dockets") == [Range(_day(1, 1), _day(3, 6))]
         assert get_watermark(conn, "courts") is None
+
+
+def test_an_older_range_apart_from_the_first_load_does_not_move_the_watermark(
+    store: Engine,
+) -> None:
+    with store.begin() as conn:
+        record_range(conn, "dockets", _day(6, 1), _day(6, 10), "r1")
+    with store.begin() as conn:
+        # A backfill of an older month, apart: a gap, and the watermark stays.
+        assert record_range(conn, "dockets", _day(1, 1), _day(2, 1), "r2") == _day(6, 10)
+        # An empty range changes nothing.
+        assert record_range(conn, "dockets", _day(7, 1), _day(7, 1), "r3") == _day(6, 10)
+    with store.connect() as conn:
+        assert gaps_of(loaded_ranges(conn, "dockets")) == [Range(_day(2, 1), _day(6, 1))]
+    with store.begin() as conn:  # a bootstrap: everything before its date, merged
+        assert record_range(conn, "dockets", LOADED_FROM_START, _day(6, 5), "boot") \
+            == _day(6, 10)
+    with store.connect() as conn:
+        assert loaded_ranges(conn, "dockets") == [Range(LOADED_FROM_START, _day(6, 10))]
 
 
 def test_naive_window_bounds_are_refused(store: Engine) -> None:
@@ -130,7 +168,7 @@ def test_scopes_of_one_resource_keep_their_own_checkpoints_and_watermarks(
             conn, Checkpoint("dockets", START, END, "next-s", 1, 20, 1, scope=scotus), "r"
         )
         save_checkpoint(conn, Checkpoint("dockets", START, END, None, 2, 30, 2, True, ca9), "r")
-        advance_watermark(conn, "dockets", END, "r", ca9)
+        record_range(conn, "dockets", START, END, "r", ca9)
     with store.connect() as conn:
         s = get_checkpoint(conn, "dockets", START, END, scotus)
         c = get_checkpoint(conn, "dockets", START, END, ca9)

@@ -11,7 +11,7 @@ from courtflow.airflow.quota import QuotaView, Waiting, budget_figures, render_h
 from courtflow.budget.budget import Budget
 from courtflow.client.gate import CallReport
 from courtflow.config import Settings
-from courtflow.store import advance_watermark
+from courtflow.store import record_range
 from courtflow.store.engine import dispose_engine, make_engine
 from courtflow.store.migrate import upgrade
 
@@ -58,8 +58,9 @@ def test_watermark_lag_per_resource_and_scope(settings: Settings) -> None:
     upgrade(engine)
     mark = datetime.now(UTC) - timedelta(hours=3)
     with engine.begin() as conn:
-        advance_watermark(conn, "dockets", mark, "r1")
-        advance_watermark(conn, "dockets", mark - timedelta(hours=1), "r1", scope="court=scotus")
+        record_range(conn, "dockets", mark - timedelta(days=1), mark, "r1")
+        record_range(conn, "dockets", mark - timedelta(days=1), mark - timedelta(hours=1), "r1",
+                     scope="court=scotus")
     lags = budget_figures("c", settings).lags
     assert [(lag.resource, lag.scope) for lag in lags] == [("dockets", ""),
                                                          ("dockets", "court=scotus")]

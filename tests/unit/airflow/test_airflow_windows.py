@@ -89,3 +89,33 @@ def test_only_scheduled_runs_with_an_interval_have_a_next_run_to_book() -> None:
     empty = {"data_interval_start": d(2024, 3, 1), "data_interval_end": d(2024, 3, 1)}
     assert next_run_due(ctx("scheduled", **empty)) is None
     assert next_run_due(ctx("scheduled")) is None
+
+
+def test_a_catch_up_starts_the_lookback_before_the_watermark() -> None:
+    from datetime import timedelta
+
+    hour = timedelta(hours=1)
+    c = ctx("manual", logical_date=d(2024, 5, 1))
+    w = resolve_window(c, watermark=d(2024, 4, 1), default_start=START, now=NOW, lookback=hour)
+    assert (w.start, w.end) == (d(2024, 4, 1) - hour, d(2024, 5, 1))
+    # Dated at or before the watermark: still nothing new, lookback or not.
+    c = ctx("manual", logical_date=d(2024, 4, 1))
+    assert resolve_window(c, watermark=d(2024, 4, 1), default_start=START, now=NOW,
+                          lookback=hour).empty  # fmt: skip
+    # No watermark yet: from the DAG's start.
+    w = resolve_window(ctx("manual"), watermark=None, default_start=START, now=NOW, lookback=hour)
+    assert (w.start, w.end) == (START, NOW)
+
+
+def test_a_scheduled_run_reads_the_tail_the_settle_lag_left_unread() -> None:
+    from datetime import timedelta
+
+    hour = timedelta(hours=1)
+    c = ctx("scheduled", data_interval_start=d(2024, 3, 1, 1), data_interval_end=d(2024, 3, 1, 2))
+    # The previous run stopped five minutes short of this interval: start there.
+    mark = d(2024, 3, 1, 1) - timedelta(minutes=5)
+    w = resolve_window(c, watermark=mark, default_start=START, now=NOW, lookback=hour)
+    assert (w.start, w.end) == (mark, d(2024, 3, 1, 2))
+    # A watermark further back is a gap for backfill --gaps, not this run's to read.
+    w = resolve_window(c, watermark=d(2024, 2, 1), default_start=START, now=NOW, lookback=hour)
+    assert (w.start, w.end) == (d(2024, 3, 1, 1), d(2024, 3, 1, 2))

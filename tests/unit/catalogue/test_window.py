@@ -32,3 +32,22 @@ def test_split_covers_the_window_exactly() -> None:
 def test_window_refuses_reversed_bounds() -> None:
     with pytest.raises(ConfigError):
         Window(datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_clamp_cuts_the_end_at_the_limit_and_refuses_a_future_window() -> None:
+    from courtflow.catalogue.window import clamp
+
+    a, b, c = (datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 3))
+    assert clamp(Window(a, c), b) == Window(a, b)
+    assert clamp(Window(a, b), c) == Window(a, b)
+    assert clamp(Window(b, c), b) is None  # starts at the limit: nothing to read yet
+    assert clamp(Window(c, c), b) is None
+
+
+def test_catch_up_rereads_the_lookback_and_stops_at_the_limit() -> None:
+    from courtflow.catalogue.window import catch_up
+
+    mark, limit = datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC)
+    assert catch_up(mark, limit, timedelta(hours=1)) == Window(mark - timedelta(hours=1), limit)
+    assert catch_up(mark, limit, timedelta(0)) == Window(mark, limit)
+    assert catch_up(limit, limit, timedelta(hours=1)) is None

@@ -68,3 +68,23 @@ def test_headroom_keeps_a_share_for_others() -> None:
     assert [r.limit for r in rates] == [90, 4500]
     with pytest.raises(ConfigError):
         with_headroom(rates, 1.0)
+
+
+def test_settle_lag_lookback_and_reject_ratio_are_read_and_checked() -> None:
+    from datetime import timedelta
+
+    from courtflow.config import DEFAULT_LOOKBACK, DEFAULT_SETTLE_LAG
+
+    plain = Settings.from_env({})
+    assert (plain.settle_lag, plain.lookback, plain.max_reject_ratio) == (
+        DEFAULT_SETTLE_LAG, DEFAULT_LOOKBACK, 0.01)
+    assert timedelta(minutes=5) == DEFAULT_SETTLE_LAG
+    s = Settings.from_env({"COURTFLOW_SETTLE_LAG": "90s", "COURTFLOW_LOOKBACK": "0",
+                           "COURTFLOW_MAX_REJECT_RATIO": "0.05"})  # fmt: skip
+    assert (s.settle_lag, s.lookback, s.max_reject_ratio) == (
+        timedelta(seconds=90), timedelta(0), 0.05)
+    for env, name in (({"COURTFLOW_SETTLE_LAG": "soon"}, "COURTFLOW_SETTLE_LAG"),
+                      ({"COURTFLOW_LOOKBACK": "-1h"}, "COURTFLOW_LOOKBACK"),
+                      ({"COURTFLOW_MAX_REJECT_RATIO": "2"}, "COURTFLOW_MAX_REJECT_RATIO")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(env)
