@@ -54,10 +54,10 @@ from courtflow.search.store import store_hits
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 from courtflow.store.state import (
     Checkpoint,
-    advance_watermark,
     get_checkpoint,
     get_watermark,
     list_checkpoints,
+    record_range,
     save_checkpoint,
 )
 from courtflow.store.tables import sync_checkpoints
@@ -239,7 +239,8 @@ class SearchWalker:
                     )  # fmt: skip
                     save_checkpoint(conn, saved, self.run_id)
                     if saved.done:
-                        advance_watermark(conn, self.resource, window.end, self.run_id, key)
+                        record_range(conn, self.resource, window.start, window.end, self.run_id,
+                                     key)
                 return stored, saved
 
             stored, cp = self._db(commit, "page commit")
