@@ -48,6 +48,7 @@ from courtflow.bootstrap.rowscope import plan_filters
 from courtflow.bootstrap.source import Blocks, Source, open_blocks
 from courtflow.catalogue.resources import ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
+from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BulkFileError, ConfigError
 from courtflow.store.state import LOADED_FROM_START, record_range
 
@@ -76,6 +77,9 @@ class BootstrapOptions:
     chunk_bytes: int = CHUNK_BYTES
     progress: bool = True
     connections: int = 2  # PostgreSQL: chunks merged at once, one connection each
+    # The API base whose links the records carry (resource_uri, court, ...): the one
+    # the API path syncs from, so both sources store the same record.
+    api_base: str = DEFAULT_BASE_URL
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ def resolve(location: str, options: BootstrapOptions) -> Target:
 def _loader(engine: Engine, target: Target, header: list[str], options: BootstrapOptions,
             filters: Any) -> Loader:  # fmt: skip
     args = (target.export, target.spec, header, filters, target.export_date, options.run_id,
-            target.source.label)  # fmt: skip
+            target.source.label, options.api_base)  # fmt: skip
     if engine.dialect.name == "postgresql":
         return PgLoader(*args)
     if engine.dialect.name == "sqlite":
