@@ -192,7 +192,7 @@ class PgLoader:
         changed |= {c.name for c in export.columns if c.type == "datetime"}
         dropped = [n for n in export.column_names if n in changed]
         minus = f" - {_lit('{' + ','.join(dropped) + '}')}::text[]" if dropped else ""
-        base = _lit(shaper.base + "/")
+        base = _lit(api_base(shaper.base) + "/")
         pairs: list[str] = [_lit("resource_uri"), _url(base, shaper.resource, 's."id"')]
         for column in export.columns:
             if column.name in shaper.omit:

@@ -105,7 +105,7 @@ SHAPES: dict[str, Shape] = {
         lacks=("clusters", "audio_files", "bankruptcy_information", "tags", "panel"),
     ),
     "originating-court-information": Shape(
-        links=_to("people", "assigned_to", "ordering_judge"),
+        links=_to("people", "assigned_to", "ordering_judge"), lacks=("date_rehearing_denied",),
     ),
     "fjc-integrated-database": Shape(links=_to("courts", "circuit", "district")),
     "opinion-clusters": Shape(
@@ -207,7 +207,7 @@ class Shaper:
     def record(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` (column -> JSON value, timestamps already in the API's form) as the
         API's record."""
-        shape, base = self.shape, self.base
+        shape, base = self.shape, api_base(self.base)
         gone = self.removed()
         out: dict[str, Any] = {"resource_uri": link_url(base, self.resource, values.get("id"))}
         for name, value in values.items():

@@ -131,3 +131,28 @@ def test_bulk_and_api_rows_store_the_same_record(
     with scratch_database("courtflow_shape") as url, \
             open_pipeline(_settings(sandbox, url), run_id="bulk") as p:
         compare(p.engine)
+
+
+@pytest.mark.parametrize(("stamp", "expected"), [
+    ("2024-01-05T16:30:00+00:00", "2024-01-05T08:30:00-08:00"),
+    ("2024-07-05T16:30:00.120000+00:00", "2024-07-05T09:30:00.120000-07:00"),
+    ("2024-07-05T16:30:00.000001+00:00", "2024-07-05T09:30:00.000001-07:00"),
+])  # fmt: skip
+def test_file_timestamps_are_stored_as_the_api_renders_them(
+    stamp: str, expected: str, tmp_path: Path, db_url: str
+) -> None:
+    from courtflow.bootstrap.exports import EXPORTS
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    export = EXPORTS["dockets"]
+    record = {"id": 1, "date_created": stamp, "date_modified": stamp, "court_id": "ca9",
+              "slug": "x", "case_name": "", "filepath_local": None}  # fmt: skip
+    path = tmp_path / f"dockets-{EXPORT_DAY}.csv.bz2"
+    write_export(path, export, export_rows(export, [record]))
+    engine = make_engine(db_url)
+    upgrade(engine)
+    bootstrap(engine, [str(path)], BootstrapOptions(progress=False, api_base="http://h/v4/"))
+    [data] = _records(engine, "dockets").values()
+    assert data["date_created"] == data["date_modified"] == expected
+    assert data["court"] == "http://h/v4/courts/ca9/" and data["resource_uri"] == "http://h/v4/dockets/1/"
