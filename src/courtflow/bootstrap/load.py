@@ -202,7 +202,7 @@ def load_file(
             loader.prepare(conn)
             with conn.begin():
                 save_progress(conn, progress)
-            chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks)
+            chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks, stream)
             try:
                 workers = options.connections if engine.dialect.name == "postgresql" else 1
                 if workers > 1:
@@ -262,15 +262,18 @@ class _Chunks:
 
     def __init__(self, engine: Engine, conn: Connection, loader: Loader,
                  progress: FileProgress, on_chunk: Callable[[int, int, int, int | None], None]
-                 | None, blocks: Blocks) -> None:  # fmt: skip
+                 | None, blocks: Blocks, stream: ExportStream) -> None:  # fmt: skip
         self.engine, self.conn, self.loader = engine, conn, loader
         self.progress, self.on_chunk, self.blocks = progress, on_chunk, blocks
+        self.stream = stream
 
     def _committed(self, progress: FileProgress) -> None:
         self.progress = progress
         if self.on_chunk is not None:
-            self.on_chunk(progress.rows_read, progress.rows_written, self.blocks.read,
-                          self.blocks.size)  # fmt: skip
+            # The share of the file behind the committed records, not what the reader
+            # has read ahead (prefetch, chunks in flight, a whole 1 MB block at a time).
+            done = self.stream.compressed_offset(progress.byte_offset)
+            self.on_chunk(progress.rows_read, progress.rows_written, done, self.blocks.size)
 
     def one(self, chunk: Chunk) -> None:
         """Merge and checkpoint one chunk on the main connection."""

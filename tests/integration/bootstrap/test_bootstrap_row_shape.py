@@ -156,3 +156,24 @@ def test_file_timestamps_are_stored_as_the_api_renders_them(
     [data] = _records(engine, "dockets").values()
     assert data["date_created"] == data["date_modified"] == expected
     assert data["court"] == "http://h/v4/courts/ca9/" and data["resource_uri"] == "http://h/v4/dockets/1/"
+
+
+def test_progress_follows_the_committed_records(tmp_path: Path, db_url: str) -> None:
+    """Issue #25: progress showed 92% at half-way (it counted the bytes read ahead)."""
+    from bulk_support import hostile_dockets, write_dockets
+    from courtflow.bootstrap.load import load_file, resolve
+    from courtflow.store.engine import make_engine
+    from courtflow.store.migrate import upgrade
+
+    path = write_dockets(tmp_path / f"dockets-{EXPORT_DAY}.csv.bz2", hostile_dockets(3000))
+    engine = make_engine(db_url)
+    upgrade(engine)
+    options = BootstrapOptions(progress=False, chunk_bytes=32 << 10)
+    seen: list[tuple[int, int, int | None]] = []
+    load_file(engine, resolve(str(path), options), options,
+              on_chunk=lambda rows, _written, done, size: seen.append((rows, done, size)))
+    assert len(seen) >= 8
+    for rows, done, size in seen:
+        assert size == path.stat().st_size
+        assert abs(done / size - rows / 3000) < 0.1, (rows, done, size)
+    assert seen[-1][1] == seen[-1][2]
