@@ -311,13 +311,10 @@ def _url(base: str, resource: str, ref: str) -> str:
 
 
 def _api_timestamp(ref: str) -> str:
-    """DRF's rendering of a timestamptz in the session's zone (the API's): seconds, then
-    microseconds only when not zero, then the offset as +HH:MM."""
-    return (
-        f"to_char({ref}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        f"mod(date_part('microseconds', {ref})::bigint, 1000000) = 0 THEN '' "
-        f"ELSE to_char({ref}, '.US') END || to_char({ref}, 'TZH:TZM')"
-    )
+    """DRF's rendering of a timestamptz in the session's zone (the API's): microseconds
+    only when not zero. One ``to_char`` rather than three; ``.000000`` can
+    only be the microseconds, as the offset (``-08:00``) has no dot."""
+    return f"replace(to_char({ref}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')"
 
 
 def _q(name: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from courtflow.bootstrap.exports import Export, ExportColumn
 from courtflow.bootstrap.shape import api_timestamp
-from courtflow.catalogue.resources import ColumnSpec, ResourceSpec
+from courtflow.catalogue.resources import ColumnSpec
 
 BULK_HASH_PREFIX = "0" * 16
 BULK_HASH_SUFFIX = "0" * 16
@@ -42,12 +42,6 @@ def source_column(export: Export, column: ColumnSpec) -> ExportColumn | None:
     """
     name = column.source.replace(".", "_")
     return export.column(name) or export.column(f"{name}_id")
-
-
-def record_columns(export: Export, spec: ResourceSpec) -> tuple[ExportColumn, ...]:
-    """Export columns that go into the JSON record (heavy fields the API omits do not)."""
-    omit = set(spec.default_omit)
-    return tuple(c for c in export.columns if c.name not in omit)
 
 
 def json_value(column: ExportColumn, text: str | None) -> Any:
