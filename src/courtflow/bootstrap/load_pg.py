@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
@@ -123,12 +124,13 @@ class PgLoader:
 
     def _merge_statement(self, *, dedupe: bool, merge: bool = True) -> Any:
         stage, export, spec = self.stage, self.export, self.spec
-        data_sql = literal_column(self._record_sql(), type_=postgresql.JSONB)
+        data_sql = literal_column("to_jsonb(r)", type_=postgresql.JSONB)
         staged = stage.alias("s")
         pick = (
             select(*staged.c, data_sql.label("data"),
                    # md5 (32 hex digits) of the staged row's text: see rows.py.
                    func.md5(cast(literal_column("s"), Text)).label("digest"))
+            .select_from(staged, text(self._record_sql()))
             .where(sql_predicate(staged, self.filters))
             .offset(0)  # keep to_jsonb evaluated once per row (no sub-query pull-up)
             .subquery("j")
@@ -184,24 +186,25 @@ class PgLoader:
         ).execution_options(preserve_rowcount=True)
 
     def _record_sql(self) -> str:
-        """The API's record for a staged row ``s`` (see courtflow.bootstrap.shape): the
-        row as JSON less the columns that change name or form, plus those rebuilt."""
+        """The API's record for a staged row ``s`` (see courtflow.bootstrap.shape), as a
+        LATERAL sub-select whose columns are the record's fields: ``to_jsonb`` of it
+        builds the record in one pass (taking keys off ``to_jsonb(s)`` and adding the
+        rebuilt ones with ``||`` built it three times: half as much server CPU again)."""
         shaper, export = self.shaper, self.export
         shape = shaper.shape
-        changed = shaper.removed() | set(shape.files)
-        changed |= {c.name for c in export.columns if c.type == "datetime"}
-        dropped = [n for n in export.column_names if n in changed]
-        minus = f" - {_lit('{' + ','.join(dropped) + '}')}::text[]" if dropped else ""
+        gone = shaper.removed()
         base = _lit(api_base(shaper.base) + "/")
-        pairs: list[str] = [_lit("resource_uri"), _url(base, shaper.resource, 's."id"')]
+        fields: list[tuple[str, str]] = [("resource_uri", _url(base, shaper.resource, 's."id"'))]
         for column in export.columns:
-            if column.name in shaper.omit:
+            if column.name in gone:
                 continue
             ref = f"s.{_q(column.name)}"
             if column.type == "datetime":
-                pairs += [_lit(column.name), _api_timestamp(ref)]
+                fields.append((column.name, _api_timestamp(ref)))
             elif column.name in shape.files:
-                pairs += [_lit(column.name), f"NULLIF({ref}, '')"]
+                fields.append((column.name, f"NULLIF({ref}, '')"))
+            else:
+                fields.append((column.name, ref))
         for link in shape.links:
             if export.column(link.column) is None or link.field in shaper.omit:
                 continue
@@ -210,18 +213,16 @@ class PgLoader:
             if link.nested:
                 stub = f"'resource_uri', {url}" + (f", 'id', {ref}" if link.nested_id else "")
                 url = f"CASE WHEN {ref} IS NULL THEN NULL ELSE jsonb_build_object({stub}) END"
-            pairs += [_lit(link.field), url]
+            fields.append((link.field, url))
         if shape.absolute_url is not None:
             parts = re.split(r"\{(\w+)\}", shape.absolute_url)
             pieces = [_lit(p) if i % 2 == 0 else f"coalesce(s.{_q(p)}::text, '')"
                       for i, p in enumerate(parts) if p]  # fmt: skip
-            pairs += [_lit("absolute_url"), " || ".join(pieces)]
+            fields.append(("absolute_url", " || ".join(pieces)))
         if self.as_of is not None:
-            pairs += [_lit("date_modified"), _lit(api_timestamp(self.as_of))]
-        # jsonb_build_object takes at most 100 arguments: build it in pieces.
-        objects = [f"jsonb_build_object({', '.join(pairs[i:i + 98])})"
-                   for i in range(0, len(pairs), 98)]  # fmt: skip
-        return f"(to_jsonb(s){minus}) || " + " || ".join(objects)
+            fields.append(("date_modified", _lit(api_timestamp(self.as_of))))
+        return "LATERAL (SELECT " + ", ".join(f"{sql} AS {_q(name)}" for name, sql in fields) \
+            + ") AS r"
 
     def prepare(self, conn: Connection) -> None:
         """Create the session's staging table (emptied at every commit)."""
