@@ -106,7 +106,8 @@ class PgLoader:
     ) -> None:
         self.export, self.spec, self.header, self.label = export, spec, header, label
         self.stage = _stage(export)
-        self.shaper = Shaper(export, spec.name, api_base(base), frozenset(spec.default_omit))
+        self.shaper = Shaper(export, spec.name, api_base(base), frozenset(spec.default_omit),
+                             no_id=spec.identity == "resource_uri")  # fmt: skip
         self.as_of = (
             export_instant(export_date) if export_date is not None and spec.timestamps
             and export.column("date_modified") is None else None

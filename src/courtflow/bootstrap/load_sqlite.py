@@ -59,7 +59,8 @@ class SqliteLoader:
         # Every column but the omitted ones: links and filters read the file's *_id.
         omit = set(spec.default_omit)
         self.keep = [i for i, n in enumerate(header) if n not in omit]
-        self.shaper = Shaper(export, spec.name, api_base(base), frozenset(omit))
+        self.shaper = Shaper(export, spec.name, api_base(base), frozenset(omit),
+                             no_id=spec.identity == "resource_uri")  # fmt: skip
         self.test = row_predicate(filters)
         self.run_id = run_id
         self.as_of = (

@@ -192,6 +192,9 @@ class Shaper:
     resource: str
     base: str
     omit: frozenset[str]  # columns left out of every record (ResourceSpec.default_omit)
+    # The serializer sends no ``id`` (fjc: identity from resource_uri): the file's id
+    # only builds resource_uri and the key.
+    no_id: bool = False
 
     @property
     def shape(self) -> Shape:
@@ -202,6 +205,8 @@ class Shaper:
         shape = self.shape
         gone = set(self.omit) | set(shape.drop)
         gone |= {link.column for link in shape.links if not link.keep_id}
+        if self.no_id:
+            gone.add("id")
         return gone
 
     def record(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,11 @@ from courtflow.sandbox.bulk import export_rows, sandbox_records, write_export
 from courtflow.sandbox.config import SYNTHETIC_RESOURCES
 from courtflow.store.tables import resource_table
 
-# Every resource that has an export and that the sandbox serves with an id (fjc
-# records carry none on the real server; another change handles their identity).
+# Every resource that has an export (fjc records carry no id, as on the real server:
+# the key is read from resource_uri on both paths).
 COMPARED = (
     "courts", "dockets", "clusters", "opinions", "people", "opinions-cited", "audio",
+    "fjc-integrated-database",
     "originating-court-information", "schools", "positions", "retention-events",
     "educations", "political-affiliations", "financial-disclosures", "investments",
     "disclosure-positions", "agreements", "non-investment-incomes", "spouse-incomes",

@@ -21,10 +21,6 @@ API_FIELDS: dict[str, list[str]] = json.loads(
     (Path(__file__).parent / "api_fields_2026-08-11.json").read_text()
 )
 BASE = "https://www.courtlistener.com/api/rest/v4"
-# fjc records carry no id on the real server (API.md, 2026-12-07); the bulk record keeps
-# the file's id until the catalogue's identity rule (issue #24, point 2) reads it from
-# resource_uri.
-KNOWN_EXTRA = {"fjc-integrated-database": {"id"}}
 
 
 def test_every_foreign_key_column_is_declared() -> None:
@@ -35,12 +31,13 @@ def test_every_foreign_key_column_is_declared() -> None:
 def test_bulk_record_keys_are_the_api_fields_less_what_the_export_lacks(name: str) -> None:
     export = EXPORTS[name]
     spec = RESOURCES[export.resource]
-    shaper = Shaper(export, spec.name, BASE, frozenset(spec.default_omit))
+    shaper = Shaper(export, spec.name, BASE, frozenset(spec.default_omit),
+                    no_id=spec.identity == "resource_uri")  # fmt: skip
     keys = set(shaper.record(dict.fromkeys(export.column_names)))
     shape = shape_of(export)
     served = set(API_FIELDS[export.resource]) - set(spec.default_omit)
     assert set(shape.lacks) <= set(API_FIELDS[export.resource]), "lacks a field not served"
-    assert keys - KNOWN_EXTRA.get(name, set()) == served - set(shape.lacks)
+    assert keys == served - set(shape.lacks)
 
 
 def test_a_docket_row_becomes_the_api_record() -> None:
