@@ -518,6 +518,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.quiet,
         chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))),
         connections=max(1, args.connections),
+        api_base=settings.base_url,
     )
     engine = make_engine(settings.database_url)
     upgrade(engine)

@@ -71,6 +71,7 @@ class CourtListenerBootstrapOperator(BaseOperator):
             options = BootstrapOptions(
                 resource=self.resource, filters=self.filters, load_all=self.load_all,
                 overlap=parse_overlap(self.overlap), run_id=context["run_id"],
+                api_base=settings.base_url,
             )  # fmt: skip
             [result] = bootstrap(engine, [self.file], options)
         except BulkFileError as exc:

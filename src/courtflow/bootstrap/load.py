@@ -48,6 +48,7 @@ from courtflow.bootstrap.rowscope import plan_filters
 from courtflow.bootstrap.source import Blocks, Source, open_blocks
 from courtflow.catalogue.resources import ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
+from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BulkFileError, ConfigError
 from courtflow.store.state import LOADED_FROM_START, record_range
 
@@ -76,6 +77,9 @@ class BootstrapOptions:
     chunk_bytes: int = CHUNK_BYTES
     progress: bool = True
     connections: int = 2  # PostgreSQL: chunks merged at once, one connection each
+    # The API base whose links the records carry (resource_uri, court, ...): the one
+    # the API path syncs from, so both sources store the same record.
+    api_base: str = DEFAULT_BASE_URL
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ def resolve(location: str, options: BootstrapOptions) -> Target:
 def _loader(engine: Engine, target: Target, header: list[str], options: BootstrapOptions,
             filters: Any) -> Loader:  # fmt: skip
     args = (target.export, target.spec, header, filters, target.export_date, options.run_id,
-            target.source.label)  # fmt: skip
+            target.source.label, options.api_base)  # fmt: skip
     if engine.dialect.name == "postgresql":
         return PgLoader(*args)
     if engine.dialect.name == "sqlite":
@@ -198,7 +202,7 @@ def load_file(
             loader.prepare(conn)
             with conn.begin():
                 save_progress(conn, progress)
-            chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks)
+            chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks, stream)
             try:
                 workers = options.connections if engine.dialect.name == "postgresql" else 1
                 if workers > 1:
@@ -258,15 +262,18 @@ class _Chunks:
 
     def __init__(self, engine: Engine, conn: Connection, loader: Loader,
                  progress: FileProgress, on_chunk: Callable[[int, int, int, int | None], None]
-                 | None, blocks: Blocks) -> None:  # fmt: skip
+                 | None, blocks: Blocks, stream: ExportStream) -> None:  # fmt: skip
         self.engine, self.conn, self.loader = engine, conn, loader
         self.progress, self.on_chunk, self.blocks = progress, on_chunk, blocks
+        self.stream = stream
 
     def _committed(self, progress: FileProgress) -> None:
         self.progress = progress
         if self.on_chunk is not None:
-            self.on_chunk(progress.rows_read, progress.rows_written, self.blocks.read,
-                          self.blocks.size)  # fmt: skip
+            # The share of the file behind the committed records, not what the reader
+            # has read ahead (prefetch, chunks in flight, a whole 1 MB block at a time).
+            done = self.stream.compressed_offset(progress.byte_offset)
+            self.on_chunk(progress.rows_read, progress.rows_written, done, self.blocks.size)
 
     def one(self, chunk: Chunk) -> None:
         """Merge and checkpoint one chunk on the main connection."""

@@ -1,6 +1,7 @@
 """SQLite: parse the chunk in Python, then batched multi-row upserts with the API's guard.
 
-SQLite has no COPY; the rows go through the same conversion as API records
+SQLite has no COPY; each row is reshaped as the API's record (courtflow.bootstrap.shape)
+and goes through the same conversion as API records
 (courtflow.store.convert.convert_record), so typed columns agree by construction, and
 through one cached ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` statement per batch.
 """
@@ -16,15 +17,11 @@ from sqlalchemy.dialects import sqlite
 
 from courtflow.bootstrap.exports import Export
 from courtflow.bootstrap.reader import Chunk, parse_records
-from courtflow.bootstrap.rows import (
-    bulk_hash,
-    export_instant,
-    json_value,
-    record_columns,
-    source_column,
-)
+from courtflow.bootstrap.rows import bulk_hash, export_instant, json_value, source_column
 from courtflow.bootstrap.rowscope import RowFilter, row_predicate
+from courtflow.bootstrap.shape import Shaper, api_base, api_timestamp
 from courtflow.catalogue.resources import ResourceSpec
+from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BadPayloadError, BulkFileError
 from courtflow.store.convert import convert_record, convert_value
 from courtflow.store.tables import resource_table
@@ -55,16 +52,20 @@ class SqliteLoader:
         export_date: date | None,
         run_id: str | None,
         label: str,
+        base: str = DEFAULT_BASE_URL,
     ) -> None:
         self.export, self.spec, self.header, self.label = export, spec, header, label
         self.columns = [export.column(n) for n in header]
-        keep = {c.name for c in record_columns(export, spec)}
-        self.keep = [i for i, n in enumerate(header) if n in keep]
+        # Every column but the omitted ones: links and filters read the file's *_id.
+        omit = set(spec.default_omit)
+        self.keep = [i for i, n in enumerate(header) if n not in omit]
+        self.shaper = Shaper(export, spec.name, api_base(base), frozenset(omit),
+                             no_id=spec.identity == "resource_uri")  # fmt: skip
         self.test = row_predicate(filters)
         self.run_id = run_id
         self.as_of = (
             None if export.column("date_modified") or export_date is None
-            or not spec.timestamps else export_instant(export_date).isoformat()
+            or not spec.timestamps else api_timestamp(export_instant(export_date))
         )  # fmt: skip
         # Typed columns read the file's own names (docket_id where the API has docket).
         self.typed = [(c, source_column(export, c)) for c in spec.columns]
@@ -95,9 +96,10 @@ class SqliteLoader:
         batch: list[dict[str, Any]] = []
         for line, fields in parse_records(chunk, self.label, len(self.header)):
             read += 1
-            record = self._record(line, fields)
-            if not self.test(record):
+            values = self._record(line, fields)
+            if not self.test(values):
                 continue
+            record = self.shaper.record(values)
             try:
                 converted = convert_record(self.spec, record, self.run_id, loaded_at)
             except BadPayloadError as exc:
@@ -108,7 +110,7 @@ class SqliteLoader:
                     row[column.name] = None
                     continue
                 try:
-                    row[column.name] = convert_value(column, record.get(src.name))
+                    row[column.name] = convert_value(column, values.get(src.name))
                 except ValueError as exc:
                     raise BulkFileError(self.label, line,
                                         f"column {src.name}: {exc}") from None  # fmt: skip

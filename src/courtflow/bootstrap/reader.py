@@ -17,6 +17,7 @@ transaction and of the resume checkpoint (its decompressed byte offset).
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import csv
 import queue
@@ -86,7 +87,27 @@ class Decompressed:
         self.blocks = blocks
         self.compressed = compressed
         self.produced = 0  # decompressed bytes so far
+        self.consumed = 0  # compressed bytes handed to the decompressor so far
         self.lines = 0  # newlines so far, to name a line when the stream breaks
+        # (decompressed end, compressed end) after each input block: maps a position in
+        # the records back to the file's bytes (progress follows what was committed, not
+        # what the reader has read ahead). One pair per block read: small.
+        self.marks: list[tuple[int, int]] = [(0, 0)]
+
+    def compressed_offset(self, offset: int) -> int:
+        """The compressed byte position of decompressed ``offset``, interpolated within
+        the input block that produced it (bzip2 decodes whole blocks: a block's worth of
+        uncertainty, nothing more)."""
+        marks = self.marks  # appended by the reader thread; read a stable prefix
+        count = len(marks)
+        i = bisect.bisect_left(marks, offset, 0, count, key=lambda m: m[0])
+        if i >= count:
+            return marks[count - 1][1]
+        end_d, end_c = marks[i]
+        if i == 0 or end_d == offset:
+            return end_c
+        start_d, start_c = marks[i - 1]
+        return start_c + (end_c - start_c) * (offset - start_d) // max(end_d - start_d, 1)
 
     def _fail(self, problem: str) -> BulkFileError:
         return BulkFileError(self.label, self.lines + 1, problem)
@@ -94,12 +115,16 @@ class Decompressed:
     def __iter__(self) -> Iterator[bytes]:
         if not self.compressed:
             for block in self.blocks:
+                self.consumed += len(block)
                 yield self._count(block)
             return
         decomp = bz2.BZ2Decompressor()
         started = False
         for block in self.blocks:
             data = block
+            self.consumed += len(block)
+            if not block:
+                continue
             while data:
                 if decomp.eof:
                     data, decomp = decomp.unused_data + data, bz2.BZ2Decompressor()
@@ -128,6 +153,7 @@ class Decompressed:
     def _count(self, data: bytes) -> bytes:
         self.produced += len(data)
         self.lines += data.count(b"\n")
+        self.marks.append((self.produced, self.consumed))
         return data
 
 
@@ -144,7 +170,8 @@ class ExportStream:
     ) -> None:
         self.label = label
         self.chunk_bytes = chunk_bytes
-        self._data = iter(Decompressed(label, blocks, compressed))
+        self._source = Decompressed(label, blocks, compressed)
+        self._data = iter(self._source)
         self._pending = b""
         self._offset = 0  # decompressed offset of _pending[0]
         self._line = 1
@@ -174,6 +201,11 @@ class ExportStream:
         self._offset = len(line) + len(sep)
         self._line = 2
         return names
+
+    def compressed_offset(self, offset: int) -> int:
+        """How far into the file (compressed bytes) decompressed ``offset`` lies: what
+        progress reports for the records committed up to ``offset``."""
+        return self._source.compressed_offset(offset)
 
     def skip_to(self, offset: int, line: int) -> None:
         """Resume: drop the decompressed bytes before ``offset`` (a saved chunk end)."""

@@ -1,8 +1,9 @@
 """How an export's row becomes the resource table's row: shared by both database paths.
 
-The JSON record holds the export's columns under their own names with the JSON types
-the API renders (numbers, booleans, ISO dates; timestamps as ISO 8601 in UTC), minus
-the fields the API path leaves out by default (``ResourceSpec.default_omit``). Typed
+The JSON record is the API's record for the same object (see ``shape``): the export's
+columns with the JSON types the API renders (numbers, booleans, ISO dates, timestamps in
+the API's own form), links built as the API builds them, minus the fields the API path
+leaves out by default (``ResourceSpec.default_omit``). Typed
 columns are read from it by the catalogue's ``ColumnSpec.source`` (or ``source_id``:
 the file has ``docket_id`` where the API has a ``docket`` link), so a row from a file
 and the same row fetched through the API agree on every typed column.
@@ -21,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from courtflow.bootstrap.exports import Export, ExportColumn
-from courtflow.catalogue.resources import ColumnSpec, ResourceSpec
+from courtflow.bootstrap.shape import api_timestamp
+from courtflow.catalogue.resources import ColumnSpec
 
 BULK_HASH_PREFIX = "0" * 16
 BULK_HASH_SUFFIX = "0" * 16
@@ -40,12 +42,6 @@ def source_column(export: Export, column: ColumnSpec) -> ExportColumn | None:
     """
     name = column.source.replace(".", "_")
     return export.column(name) or export.column(f"{name}_id")
-
-
-def record_columns(export: Export, spec: ResourceSpec) -> tuple[ExportColumn, ...]:
-    """Export columns that go into the JSON record (heavy fields the API omits do not)."""
-    omit = set(spec.default_omit)
-    return tuple(c for c in export.columns if c.name not in omit)
 
 
 def json_value(column: ExportColumn, text: str | None) -> Any:
@@ -69,7 +65,7 @@ def json_value(column: ExportColumn, text: str | None) -> Any:
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             raise ValueError(f"{text!r} has no time zone")
-        return parsed.astimezone(UTC).isoformat()
+        return api_timestamp(parsed)
     return text
 
 

@@ -4,8 +4,10 @@ The real server publishes ``<name>-<date>.csv.bz2`` made by PostgreSQL's
 ``COPY ... TO STDOUT WITH (FORMAT csv, ENCODING utf8, HEADER, ESCAPE '\\', FORCE_QUOTE *)``
 piped through bzip2 (``scripts/make_bulk_data.sh``). This module writes the same
 dialect: a header, every non-NULL field quoted, ``"`` and ``\\`` escaped with a backslash,
-NULL as an empty unquoted field, timestamps as PostgreSQL prints them (``2016-08-11
-12:15:34.069087-07``), booleans as ``t``/``f``. Tests and benchmarks build exports with it.
+NULL as an empty unquoted field, timestamps as the server's dump prints them, in UTC
+(``2016-08-11 19:15:34.069087+00``), booleans as ``t``/``f``, an empty file field as
+``""`` (Django stores ``''`` where the API shows null), a related object as its id.
+Tests and benchmarks build exports with it.
 
     write_export(path, EXPORTS["dockets"], export_rows(EXPORTS["dockets"], records))
 """
@@ -20,16 +22,19 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from courtflow.bootstrap.exports import Export, ExportColumn
+from courtflow.bootstrap.shape import shape_of
 from courtflow.sandbox.index import Dataset
 from courtflow.sandbox.records import Links
 from courtflow.store.convert import link_id
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
+UTC_ZONE = ZoneInfo("UTC")
 
 
-def pg_timestamp(moment: datetime) -> str:
-    """How PostgreSQL prints a timestamptz in a Pacific session: ``... 12:15:34.5-07``."""
-    local = moment.astimezone(PACIFIC)
+def pg_timestamp(moment: datetime, zone: ZoneInfo = UTC_ZONE) -> str:
+    """How PostgreSQL prints a timestamptz in a session of ``zone`` (the dump's is UTC:
+    ``... 19:15:34.5+00``; a Pacific session would print ``... 12:15:34.5-07``)."""
+    local = moment.astimezone(zone)
     text = local.strftime("%Y-%m-%d %H:%M:%S")
     if local.microsecond:
         text += f".{local.microsecond:06d}".rstrip("0")
@@ -58,16 +63,22 @@ def line(values: Iterable[Any]) -> str:
     return ",".join(field(v) for v in values) + "\n"
 
 
-def _value(column: ExportColumn, record: Mapping[str, Any]) -> Any:
+def _value(column: ExportColumn, record: Mapping[str, Any], files: frozenset[str]) -> Any:
     if column.name in record:
         value = record[column.name]
+    elif column.name == "id" and isinstance(record.get("resource_uri"), str):
+        # A record served without an id (fjc, as the real server does): the table has one.
+        value = link_id(record["resource_uri"])
     elif column.name.endswith("_id") and column.name[:-3] in record:
         link = record[column.name[:-3]]
-        value = link_id(link) if isinstance(link, str) else link
+        if isinstance(link, Mapping):  # an embedded object: its id
+            value = link.get("id")
+        else:
+            value = link_id(link) if isinstance(link, str) else link
     else:
         return None
     if value is None:
-        return None
+        return "" if column.name in files else None
     if column.type == "datetime" and isinstance(value, str):
         return datetime.fromisoformat(value)
     if column.type == "int" and isinstance(value, str):
@@ -77,8 +88,9 @@ def _value(column: ExportColumn, record: Mapping[str, Any]) -> Any:
 
 def export_rows(export: Export, records: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
     """API-shaped records as the export's rows (its columns; fields it lacks are NULL)."""
+    files = frozenset(shape_of(export).files)
     for record in records:
-        yield [_value(c, record) for c in export.columns]
+        yield [_value(c, record, files) for c in export.columns]
 
 
 def write_lines(out: IO[str], export: Export, rows: Iterable[Iterable[Any]]) -> int:

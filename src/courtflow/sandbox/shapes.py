@@ -79,8 +79,10 @@ def _plain(resource: str, links: Links, row: Row, **links_of: str) -> dict[str, 
 
 
 def originating(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
-    return _plain("originating-court-information", links, row, assigned_to="people",
-                  ordering_judge="people")  # fmt: skip
+    out = _plain("originating-court-information", links, row, assigned_to="people",
+                 ordering_judge="people")  # fmt: skip
+    out["docket_number_raw"] = row.fields.get("docket_number_raw", "")
+    return out
 
 
 def bankruptcy(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
@@ -89,6 +91,11 @@ def bankruptcy(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
 
 def audio(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
     out = _plain("audio", links, row, docket="dockets", panel="people")
+    for name in ("local_path_mp3", "local_path_original_file"):
+        out[name] = out.get(name) or None  # file fields: the API shows an empty one as null
+    out["filepath_ia"] = row.fields.get("filepath_ia", "")
+    out["ia_upload_failure_count"] = row.fields.get("ia_upload_failure_count")
+    out["stt_source"] = row.fields.get("stt_source")
     out["absolute_url"] = f"/audio/{row.id}/{row.fields.get('case_name_short', '')}/".lower()
     return out
 
@@ -183,6 +190,7 @@ def fjc(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
 
 def disclosure(row: Row, links: Links, embed: Embed) -> dict[str, Any]:
     out = _plain("financial-disclosures", links, row, person="people")
+    out.pop("download_filepath", None)  # the serializer excludes it
     for field_name, resource in _DISCLOSURE_CHILDREN:
         keys = embed.children(resource, "financial_disclosure", row.id)
         out[field_name] = [e for e in (embed.embed(resource, k) for k in keys) if e]

@@ -73,7 +73,7 @@ def test_json_values_take_the_api_types() -> None:
     assert json_value(col["blocked"], "t") is True
     assert json_value(col["date_filed"], "2024-01-02") == "2024-01-02"
     assert json_value(col["date_modified"], "2016-08-11 12:15:34.069087-07") == (
-        "2016-08-11T19:15:34.069087+00:00")
+        "2016-08-11T12:15:34.069087-07:00")  # the API's own form (bootstrap/shape.py)
     assert json_value(col["case_name"], None) is None
     with pytest.raises(ValueError):
         json_value(col["source"], "abc")

@@ -29,3 +29,41 @@ def test_overlap_durations() -> None:
     assert parse_overlap("0") == timedelta(0)
     with pytest.raises(FatalError, match="--overlap"):
         parse_overlap("soon")
+
+
+def _export(rows: int) -> bytes:
+    import bz2
+    import random
+
+    from courtflow.bootstrap.exports import EXPORTS
+    from courtflow.sandbox.bulk import line
+
+    rng = random.Random(5)
+    export = EXPORTS["opinion-clusters"]
+    header = ",".join(f'"{n}"' for n in export.column_names) + "\n"
+    body = "".join(
+        line([i, None, None, *("".join(rng.choices("abcdefghij ", k=rng.randrange(5, 60)))
+                               for _ in export.columns[3:])])
+        for i in range(rows)
+    )  # fmt: skip
+    return bz2.compress((header + body).encode(), compresslevel=1)
+
+
+@pytest.mark.parametrize("block", [1 << 20, 4096])
+def test_compressed_position_follows_the_records_not_the_read_ahead(block: int) -> None:
+    from courtflow.bootstrap.reader import ExportStream
+
+    blob = _export(2000)
+    pieces = [blob[i:i + block] for i in range(0, len(blob), block)]
+    stream = ExportStream("f.csv.bz2", iter(pieces), chunk_bytes=32 << 10)
+    stream.header()
+    chunks = list(stream.chunks())  # read everything first: the worst read-ahead
+    assert len(chunks) >= 10
+    total = chunks[-1].end_offset
+    shares = [stream.compressed_offset(c.end_offset) / len(blob) for c in chunks]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    for chunk, share in zip(chunks, shares, strict=True):
+        # bzip2 decodes whole blocks (about 100 kB of input at level 1): within that.
+        assert abs(share - chunk.end_offset / total) < 0.1, (chunk.end_offset, share)
+    half = chunks[len(chunks) // 2]
+    assert 0.35 < stream.compressed_offset(half.end_offset) / len(blob) < 0.65
