@@ -20,7 +20,17 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from courtflow.budget.bookings import drop_spent, held_until, live_bookings, use_booking
@@ -108,7 +118,8 @@ _PG_ADMIT = (
     " %(priority)s::text, %(rank)s::integer, %(ticket)s::bigint, %(peek)s::boolean,"
     " %(queue)s::boolean, %(hold)s::double precision, %(grace)s::double precision,"
     " %(linger)s::double precision,"
-    " %(share_classes)s::text[], %(shares)s::double precision[], %(share_span)s::integer)"
+    " %(share_classes)s::text[], %(shares)s::double precision[], %(share_span)s::integer,"
+    " %(now)s::timestamptz)"
 )
 
 
@@ -142,7 +153,10 @@ def admit_pg(
     ids: dict[str, Any],
     synchronous: bool,
     q: Queueing,
+    now: datetime | None = None,
 ) -> Seen:
+    """One ``courtflow_admit()`` round trip. ``now`` replaces the database clock (tests
+    replaying a schedule; migration ``0014_admit_now``): production leaves it None."""
     limits, windows = _pg_arrays(tuple(rates), margin)
     share_classes, shares = _pg_shares(q.shares)
     params = {
@@ -164,6 +178,7 @@ def admit_pg(
         "share_classes": share_classes,
         "shares": shares,
         "share_span": q.share_span,
+        "now": now,
         **ids,
     }
     driver: Any = conn.connection.driver_connection
@@ -203,10 +218,14 @@ def _wake_epoch(value: Any) -> float:
 # -- SQLite ----------------------------------------------------------------------------
 
 
+# The clock a test injects instead of SQLite's (production never binds it).
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
 @lru_cache(maxsize=64)
-def _head(probes: int) -> Select[Any]:
+def _head(probes: int, injected: bool = False) -> Select[Any]:
     return select(
-        type_coerce(SQLITE_NOW, UTCDateTime()),
+        _NOW if injected else type_coerce(SQLITE_NOW, UTCDateTime()),
         select(_B.c.blocked_until).where(_B.c.budget_key == KEY).scalar_subquery(),
         select(_B.c.server_rates).where(_B.c.budget_key == KEY).scalar_subquery(),
         top_seq(),
@@ -232,9 +251,30 @@ def admit_sqlite(
     check: bool,
     ids: dict[str, Any],
     q: Queueing,
+    now: datetime | None = None,
+) -> Seen:
+    """The same rule as ``courtflow_admit()``, inside SQLite's ``BEGIN IMMEDIATE``.
+
+    ``now`` replaces the database clock (tests replaying a schedule): production leaves
+    it None.
+    """
+    return _admit_sqlite(conn, key, rates, margin, known, check, ids, q, now)
+
+
+def _admit_sqlite(
+    conn: Connection,
+    key: str,
+    rates: Sequence[Rate],
+    margin: float,
+    known: str | None,
+    check: bool,
+    ids: dict[str, Any],
+    q: Queueing,
+    clock: datetime | None,
 ) -> Seen:
     params = backs(rates)
-    row = conn.execute(_head(len(params)), {"key": key, **params})
+    injected = {} if clock is None else {"now": clock}
+    row = conn.execute(_head(len(params), clock is not None), {"key": key, **params, **injected})
     now_dt, blocked, server, top, newest, *found = row.one()
     now = now_dt.timestamp()
     blockers = tuple(blockers_from(rates, found, margin))

@@ -172,6 +172,7 @@ def try_reserve(
     server_rates: str | None = None,
     synchronous: bool = False,
     queueing: Queueing | None = None,
+    now: datetime | None = None,
 ) -> Reservation:
     """Reserve one call on ``key`` if every window of ``rates`` has room, atomically.
 
@@ -181,7 +182,8 @@ def try_reserve(
     so the usual case costs no extra read. Never waits: a refusal says when to retry.
     ``queueing`` gives the caller's class and place in the waiters' queue
     (:mod:`courtflow.budget.admission`); by default an ``incremental`` caller that takes
-    no ticket.
+    no ticket. ``now`` replaces the database clock: for tests replaying a schedule
+    (``courtflow.budget.model``); production never passes it.
     """
     ids = {
         "endpoint": endpoint,
@@ -196,9 +198,9 @@ def try_reserve(
     for _ in range(_MAX_REPLANS):
         effective = effective_rates(rates, known, server_headroom or 0.0)
         if _is_pg(conn):
-            seen = admit_pg(conn, key, effective, margin, known, check, ids, synchronous, q)
+            seen = admit_pg(conn, key, effective, margin, known, check, ids, synchronous, q, now)
         else:
-            seen = admit_sqlite(conn, key, effective, margin, known, check, ids, q)
+            seen = admit_sqlite(conn, key, effective, margin, known, check, ids, q, now)
         now = epoch(seen.now)
         if seen.call_id is not None:
             return Reservation(
