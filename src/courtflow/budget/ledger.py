@@ -201,29 +201,30 @@ def try_reserve(
             seen = admit_pg(conn, key, effective, margin, known, check, ids, synchronous, q, now)
         else:
             seen = admit_sqlite(conn, key, effective, margin, known, check, ids, q, now)
-        now = epoch(seen.now)
+        moment = epoch(seen.now)
         if seen.call_id is not None:
             return Reservation(
-                True, seen.call_id, now, now, tighter(effective), seen.server_rates, seen.ticket, 0
-            )
+                True, seen.call_id, moment, moment, tighter(effective), seen.server_rates,
+                seen.ticket, 0,
+            )  # fmt: skip
         q = replace(q, ticket=seen.ticket)
         if check and seen.server_rates != known:
             known = seen.server_rates  # another worker learnt new server rates: re-plan
             continue
-        if q.peek and seen.ahead == 0 and seen.wake <= now:  # its turn, with room: it may go
+        if q.peek and seen.ahead == 0 and seen.wake <= moment:  # its turn, with room: it may go
             return Reservation(
-                False, None, now, now, tighter(effective), seen.server_rates, seen.ticket, 0
+                False, None, moment, moment, tighter(effective), seen.server_rates, seen.ticket, 0
             )
         # The database and room_at() apply the same rule; should rounding ever make them
         # disagree at a boundary, retry a millisecond later rather than spin.
-        ready = max(seen.wake, _ready(seen, effective, margin), now + 0.001)
+        ready = max(seen.wake, _ready(seen, effective, margin), moment + 0.001)
         return Reservation(
-            False, None, now, ready, tighter(effective), seen.server_rates, seen.ticket,
+            False, None, moment, ready, tighter(effective), seen.server_rates, seen.ticket,
             seen.ahead,
         )  # fmt: skip
-    now = epoch(seen.now)
+    moment = epoch(seen.now)
     return Reservation(
-        False, None, now, now + 0.001, tighter(effective), seen.server_rates, seen.ticket,
+        False, None, moment, moment + 0.001, tighter(effective), seen.server_rates, seen.ticket,
         seen.ahead,
     )  # fmt: skip
 
