@@ -116,6 +116,10 @@ api_budget_tickets = Table(
     Column("lease_until", UTCDateTime(), nullable=False),
     Column("run_id", Text(), nullable=True),
     Column("task_id", Text(), nullable=True),
+    # A holder keeps its ticket's id across attempts: SQLite must never hand a deleted
+    # (lapsed) ticket's id to a newcomer, or the old holder would come back as it
+    # (0014_admit_now; PostgreSQL's sequence never reuses one).
+    sqlite_autoincrement=True,
 )
 Index("ix_api_budget_tickets_budget_key", api_budget_tickets.c.budget_key)
 
@@ -138,6 +142,7 @@ api_budget_bookings = Table(
     Column("run_id", Text(), nullable=True),
     Column("task_id", Text(), nullable=True),
     Column("dag_id", Text(), nullable=True),
+    sqlite_autoincrement=True,  # ids are never reused: cancelling one is by id
 )
 Index("ix_api_budget_bookings_budget_key", api_budget_bookings.c.budget_key)
 

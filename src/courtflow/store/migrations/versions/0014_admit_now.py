@@ -12,6 +12,11 @@ Create Date: 2026-12-07
   and ``o_now := coalesce(p_now, clock_timestamp())``); the previous revision is
   found by walking ``down_revision`` to the newest migration that defines
   ``ADMIT_FUNCTION``, so a change made there (whatever the chain's order) is carried.
+- SQLite: ``api_budget_tickets`` and ``api_budget_bookings`` are rebuilt with
+  ``AUTOINCREMENT``: without it SQLite hands the id of a deleted newest row to the next
+  one, so a waiter whose ticket lapsed came back as a newcomer's ticket (and a stale
+  booking id cancelled another's booking). Found by the model test; PostgreSQL's
+  sequences never reuse ids.
 - A different argument list is a new overload to PostgreSQL, and a call leaving the
   default out would be ambiguous between the two: every overload is dropped first.
 """
@@ -79,13 +84,28 @@ def _admit_function() -> str:
 ADMIT_FUNCTION = _admit_function()
 
 
+_NEVER_REUSED = ("api_budget_tickets", "api_budget_bookings")
+
+
+def _rebuild(autoincrement: bool) -> None:
+    for table in _NEVER_REUSED:
+        with op.batch_alter_table(
+            table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
+        ):
+            pass
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DROP_ADMIT)
         op.execute(ADMIT_FUNCTION)
+    else:
+        _rebuild(True)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DROP_ADMIT)
         op.execute(_PREVIOUS.ADMIT_FUNCTION)
+    else:
+        _rebuild(False)
