@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from courtflow.budget.priorities import parse_min_shares, parse_priority
 from courtflow.budget.rates import Rate, parse_rates
 from courtflow.errors import ConfigError
 from courtflow.redact import Secret
@@ -239,14 +240,10 @@ def _margin(env: Mapping[str, str]) -> float:
 
 
 def _priority(value: str | None) -> str | None:
-    from courtflow.budget.classes import parse_priority
-
     return parse_priority(value, name="COURTFLOW_PRIORITY") if value and value.strip() else None
 
 
 def _min_shares(value: str | None) -> str | None:
-    from courtflow.budget.classes import parse_min_shares
-
     if not value or not value.strip():
         return None
     parse_min_shares(value)  # refuse a malformed value here, naming it

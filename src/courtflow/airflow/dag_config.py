@@ -176,7 +176,7 @@ def _default_args(value: Any, *, name: str = "default_args") -> dict[str, Any]:
             args[key] = parse_duration(args[key], name=f"{name}.{key}")
     return args
 def _priority(value: Any, *, name: str) -> str | None:
-    from courtflow.budget.classes import parse_priority
+    from courtflow.budget.priorities import parse_priority
 
     return None if value is None else parse_priority(str(value), name=name)
 

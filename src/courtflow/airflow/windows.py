@@ -86,7 +86,7 @@ def resolve_window(
 
 def run_priority(dag_run: Any) -> str:
     """The budget class of a run's calls: ``backfill`` for backfill runs, else ``incremental``."""
-    from courtflow.budget.classes import BACKFILL, INCREMENTAL
+    from courtflow.budget.priorities import BACKFILL, INCREMENTAL
 
     return BACKFILL if _run_type(dag_run) == "backfill" else INCREMENTAL
 

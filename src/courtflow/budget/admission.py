@@ -1,14 +1,18 @@
 """One admission attempt under the budget key's lock: windows, block, then the queue.
 
 The windows decide whether there is room (:func:`courtflow.budget.waits.room_at`); the
-queue decides who gets it (:func:`courtflow.budget.classes.ahead_of`): a caller is
+queue decides who gets it (:func:`courtflow.budget.priorities.ahead_of`): a caller is
 admitted only when there is room and no live ticket is served before it. A refused
 caller that queues keeps (or takes) a ticket whose lease runs to its expected turn
 (:func:`courtflow.budget.waits.slot_at`) plus a grace, so waiters wake one by one at
 their own turn instead of together, and a crashed waiter's ticket soon stops counting.
 
-- PostgreSQL: ``courtflow_admit()`` (migration ``0005_budget_classes``), one round trip.
+- PostgreSQL: ``courtflow_admit()`` (its latest text: migration ``0014_admit_now``),
+  one round trip.
 - SQLite: the same rule here, inside the ``BEGIN IMMEDIATE`` transaction.
+
+The rule itself is stated in :mod:`courtflow.budget.model`; a property test replays
+random schedules against the model and both of these.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from courtflow.budget.bookings import drop_spent, held_until, live_bookings, use_booking
-from courtflow.budget.classes import (
+from courtflow.budget.priorities import (
     DEFAULT_PRIORITY,
     DEFAULT_SHARE_SPAN,
     RANKS,

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from courtflow.budget.classes import RANKS, parse_priority
+from courtflow.budget.priorities import RANKS, parse_priority
 from courtflow.budget.rates import Rate
 from courtflow.budget.tables import api_budget_bookings
 from courtflow.errors import ConfigError

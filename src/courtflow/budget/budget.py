@@ -25,13 +25,13 @@ from sqlalchemy.exc import DBAPIError
 
 from courtflow.budget import bookings, external, ledger, margin, retention, seqlog
 from courtflow.budget.admission import DEFAULT_GRACE, Queueing
-from courtflow.budget.classes import (
+from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
+from courtflow.budget.priorities import (
     BACKFILL,
     DEFAULT_SHARE_SPAN,
     parse_min_shares,
     parse_priority,
 )
-from courtflow.budget.pool import dispose_reserving_engine, reserving_engine
 from courtflow.budget.rates import Rate, format_rates, tighter, with_headroom
 from courtflow.budget.usage_sync import sync_usage
 from courtflow.budget.waits import room_at

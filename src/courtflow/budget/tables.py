@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Float,
     Index,
     Integer,
@@ -31,6 +32,20 @@ from courtflow.store.metadata import metadata
 # Values of api_call_ledger.outcome besides courtflow.client.gate.Outcome.
 RESERVED = "reserved"  # reserved, not reported yet (in flight, or the worker died)
 EXTERNAL = "external"  # usage made elsewhere with the same token, learnt from api-usage/
+
+# api-usage/ asks are reserved from a budget of their own (courtflow.budget.usage_sync),
+# a key named after the main one; figures of the quota leave those keys out.
+USAGE_KEY_SUFFIX = ":api_usage"
+
+
+def usage_key(key: str) -> str:
+    """The ledger key of ``api-usage/``'s own budget for the main budget ``key``."""
+    return f"{key}{USAGE_KEY_SUFFIX}"
+
+
+def not_usage_key(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL: ``column`` (a budget key) is not one of ``api-usage/``'s own budgets."""
+    return column.not_like("%" + USAGE_KEY_SUFFIX.replace("_", "\\_"), escape="\\")
 
 api_call_ledger = Table(
     "api_call_ledger",

@@ -20,19 +20,28 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import Engine
 
 from courtflow.budget import ledger
 from courtflow.budget.rates import parse_rates
+from courtflow.budget.tables import USAGE_KEY_SUFFIX, not_usage_key, usage_key
 from courtflow.client.gate import CallReport, Outcome
 from courtflow.client.usage import ApiUsage, parse_api_usage
 from courtflow.errors import CourtflowError, ThrottledError
 
-if TYPE_CHECKING:
-    from courtflow.budget.budget import Budget
+__all__ = [
+    "ENDPOINT",
+    "FRESH_SECONDS",
+    "USAGE_KEY_SUFFIX",
+    "USAGE_RATES",
+    "Reconciling",
+    "not_usage_key",
+    "sync_usage",
+    "usage_key",
+]
 
 log = logging.getLogger("courtflow.budget")
 
@@ -41,21 +50,19 @@ FRESH_SECONDS = 15.0
 ENDPOINT = "api-usage/"
 
 
-USAGE_KEY_SUFFIX = ":api_usage"
+class Reconciling(Protocol):
+    """What reconciling needs of a budget (:class:`courtflow.budget.budget.Budget`, which
+    calls this module: a protocol keeps the dependency one way)."""
 
+    engine: Engine
+    key: str
+    margin: float
 
-def usage_key(key: str) -> str:
-    """The ledger key of ``api-usage/``'s own budget for the main budget ``key``."""
-    return f"{key}{USAGE_KEY_SUFFIX}"
-
-
-def not_usage_key(column: ColumnElement[str]) -> ColumnElement[bool]:
-    """SQL: ``column`` (a budget key) is not one of ``api-usage/``'s own budgets."""
-    return column.not_like("%" + USAGE_KEY_SUFFIX.replace("_", "\\_"), escape="\\")
+    def reconcile(self, api_usage: ApiUsage, asked_at: datetime | None = None) -> int: ...
 
 
 def sync_usage(
-    budget: Budget, source: Callable[[], ApiUsage], *, fresh: float | None = None
+    budget: Reconciling, source: Callable[[], ApiUsage], *, fresh: float | None = None
 ) -> int:
     """Reconcile ``budget`` with a fresh ``api-usage/`` answer, asking only when paced.
 
@@ -112,7 +119,7 @@ def sync_usage(
 
 
 def _report(
-    budget: Budget,
+    budget: Reconciling,
     call_id: int,
     started: float,
     status: int | None,
