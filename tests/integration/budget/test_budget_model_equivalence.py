@@ -155,25 +155,30 @@ _callers = st.builds(
 )
 _who = st.integers(0, 3)
 _attempt = st.builds(Attempt, _who, st.sampled_from(("queue", "queue", "peek", "try")))
-_steps = st.one_of(
-    _attempt,
-    _attempt,
-    _attempt,
+# Two of three steps are attempts (queues form, windows fill); the rest change the state.
+_changes = st.one_of(
     st.builds(Report, _who),
     st.builds(GiveUp, _who),
     st.builds(
         Book,
         st.sampled_from(CLASSES),
-        _grid(-16, 400),
+        _grid(-16, 160),
         st.integers(1, 6),
         st.sampled_from((2.0, 10.0, 60.0)),
     ),
+    st.builds(Book, st.just(INTERACTIVE), _grid(0, 40), st.integers(1, 3), st.just(60.0)),
     st.builds(Cancel, st.integers(0, 3)),
     st.builds(Elsewhere, _grid(0, 40), st.integers(1, 5)),
     st.builds(Throttle, _grid(1, 24)),
-    st.builds(Advance, st.one_of(_grid(1, 40), st.sampled_from((10.0, 30.0)))),
+    st.builds(Advance, st.one_of(_grid(1, 16), _grid(1, 40), st.sampled_from((10.0, 30.0)))),
     st.builds(WaitTurn, _who),
 )
+# (one_of flattens nested one_ofs, so branches would weigh alike: pick the kind first.)
+_steps: st.SearchStrategy[Step] = st.integers(0, 2).flatmap(
+    lambda kind: _changes if kind == 2 else _attempt
+)
+
+
 schedules = st.builds(
     Schedule,
     st.sampled_from(RATE_SETS),
@@ -181,7 +186,7 @@ schedules = st.builds(
     st.sampled_from(SHARE_SETS),
     st.sampled_from((4, 8, 100)),
     st.lists(_callers, min_size=2, max_size=4).map(tuple),
-    st.lists(_steps, min_size=1, max_size=40).map(tuple),
+    st.lists(_steps, min_size=10, max_size=50).map(tuple),
 )
 
 
