@@ -409,6 +409,7 @@ def test_model_sqlite_and_postgresql_decide_alike(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)  # thousands of schedules on a shared machine
 @settings(settings.get_profile("courtflow-model-slow"))
 @given(schedule=schedules)
 def test_model_sqlite_and_postgresql_decide_alike_at_length(
