@@ -216,6 +216,8 @@ class DbKey:
         return Decision(seen.call_id is not None, seen.wake, seen.ahead, seen.ticket, seen.call_id)
 
     def report(self, call: int, now: float) -> None:
+        # ledger.record() stamps reported_at with the database clock; the rule reads
+        # nothing else of a report, so the schedule's clock is written directly.
         L = api_call_ledger
         with self.engine.begin() as conn:
             conn.execute(update(L).where(L.c.id == call).values(outcome="ok", reported_at=_at(now)))
@@ -261,7 +263,7 @@ class Ids:
         if model_id in self.of:
             assert self.of[model_id] == impl_id, what
         else:
-            assert impl_id not in self.of.values(), what + " (a ticket reused)"
+            assert impl_id not in self.of.values(), what + " (an id handed out again)"
             self.of[model_id] = impl_id
 
 
