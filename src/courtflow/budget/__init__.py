@@ -2,8 +2,16 @@
 
 Every HTTP attempt of every worker, process, host and DAG using one token reserves a row
 in ONE ledger in the target database before it is sent (``budget.Budget``, a CallGate).
-``rates`` (pure) parses ``N/period`` lists; ``waits`` (pure) is the sliding-log rule;
-``ledger`` and ``seqlog`` are the database side; ``retention`` rolls up and purges.
+Three layers, each importing only those before it (tests/unit/budget/test_budget_imports.py):
+
+- the rule, pure: ``model`` states the whole admission rule (its docstring is the
+  specification); ``rates`` parses ``N/period`` lists, ``waits`` is the sliding-log
+  rule, ``priorities`` the classes and the queue order, ``external`` where usage made
+  elsewhere goes;
+- its SQL: ``tables``, ``seqlog``, ``bookings``, ``admission`` (the rule in one
+  transaction), ``ledger``, ``margin``, ``retention`` (roll-up and purge), ``classes``
+  (per-class figures), ``pool``;
+- orchestration: ``budget`` (the CallGate) and ``usage_sync`` (``api-usage/``).
 
 Decision on maintained limiters (benchmarks/eval_limiters.py, PostgreSQL 15, 2 cores):
 our own ledger, because pyrate-limiter 4.5.1's ``PostgresBucket`` failed on:
