@@ -96,7 +96,7 @@ def test_a_hungry_class_goes_before_every_class() -> None:
     for t in (1.0, 2.0, 3.0, 4.0):
         key.admit(t, minute, 0.0, INC)
     key.block(20.0)
-    key.admit(5.0, minute, 0.0, Ask("interactive", 3, queue=True))  # waits for the block
+    key.admit(5.0, minute, 0.0, Ask("interactive", 3, queue=True, hold=30.0))  # waits
     # Backfill had 0 of the last 4 calls, under 0.25 * 4: it goes before interactive.
     hungry = Ask("backfill", 1, shares=shares, share_span=4)
     assert key.admit(20.0, minute, 0.0, hungry).admitted
