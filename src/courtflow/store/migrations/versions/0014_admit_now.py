@@ -1,7 +1,7 @@
 """courtflow_admit() takes the database clock as an optional last argument.
 
 Revision ID: 0014_admit_now
-Revises: 0009_bookings
+Revises: 0013_search
 Create Date: 2026-12-07
 
 - ``courtflow_admit(..., p_now timestamptz DEFAULT NULL)``: NULL (what production
@@ -30,7 +30,7 @@ from types import ModuleType
 from alembic import op
 
 revision: str = "0014_admit_now"
-down_revision: str | None = "0009_bookings"
+down_revision: str | None = "0013_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
