@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bounds import bound
 from courtflow import __version__
 from courtflow.cli import build_parser
 from courtflow.run.plan import fmt_seconds
@@ -36,7 +37,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "courtflow.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+                          capture_output=True, text=True, timeout=bound(timeout))  # fmt: skip
 
 
 def environment(sb_url: str, db: Path, **extra: str) -> dict[str, str]:
@@ -98,7 +99,7 @@ def test_an_unreachable_base_url_is_named_while_retrying(tmp_path: Path) -> None
     assert proc.stderr is not None
     first = proc.stderr.readline()  # arrives while the client retries, not at the end
     still_running = proc.poll() is None
-    rest = proc.communicate(timeout=120)[1]
+    rest = proc.communicate(timeout=bound(120))[1]
     assert still_running, "the first word came only when the command had given up"
     assert "http://127.0.0.1:9/api/rest/v4/" in first and "ConnectError" in first
     assert re.search(r"retry 2/\d+ in \d", first)

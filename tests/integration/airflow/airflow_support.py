@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bounds import bound
 from pg_support import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
@@ -79,7 +80,9 @@ def write_dag(dags: Path, config: Mapping[str, Any]) -> Path:
 
 def run(cmd: list[str], env: Mapping[str, str], timeout: float = 300
         ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return subprocess.run(cmd, env=dict(env), capture_output=True, text=True, timeout=timeout)
+    """``timeout``: an idle machine's bound, scaled here (tests/bounds.py)."""
+    return subprocess.run(cmd, env=dict(env), capture_output=True, text=True,
+                          timeout=bound(timeout))
 
 
 def new_airflow_home(template: Path, where: Path) -> Path:
@@ -224,7 +227,7 @@ class Services:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + bound(20)
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -233,4 +236,4 @@ class Services:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+                proc.wait(timeout=bound(5))

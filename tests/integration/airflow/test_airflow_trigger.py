@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow.triggers.base import TriggerEvent
 from airflow_support import connection
 
+from bounds import bound
 from courtflow.airflow.hooks import CourtListenerHook
 from courtflow.airflow.sensors import BudgetSensor
 from courtflow.airflow.triggers import BudgetTrigger, seconds_until_room
@@ -45,7 +46,7 @@ def test_trigger_fires_once_the_sliding_window_has_room(conn_id: str) -> None:
     window = ["2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00"]
     trigger = BudgetTrigger(time.time() + wait, conn_id, poll_interval=5,
                             payload={"window": window, "deferrals": 1})  # fmt: skip
-    event = asyncio.run(first_event(trigger, timeout=20))
+    event = asyncio.run(first_event(trigger, timeout=bound(20)))
     assert event.payload["status"] == "ready"
     assert event.payload["window"] == window and event.payload["deferrals"] == 1
     assert event.payload["checks"] >= 2  # it looked, slept, and looked again
@@ -58,7 +59,7 @@ def test_trigger_does_not_fire_early_on_an_optimistic_estimate(conn_id: str) -> 
     assert budget.try_reserve("dockets/").granted and budget.try_reserve("dockets/").granted
     # The operator's estimate says "now"; the ledger says otherwise and wins.
     trigger = BudgetTrigger(time.time(), conn_id, poll_interval=0.3)
-    event = asyncio.run(first_event(trigger, timeout=20))
+    event = asyncio.run(first_event(trigger, timeout=bound(20)))
     assert event.payload["checks"] >= 2 and seconds_until_room(budget) <= 0
 
 
@@ -67,7 +68,7 @@ def test_trigger_holds_a_resume_until_min_deferral_has_passed(conn_id: str) -> N
     assert seconds_until_room(budget) <= 0  # room now, yet the task just deferred
     trigger = BudgetTrigger(time.time(), conn_id, poll_interval=5, deferred_at=time.time(),
                             min_deferral=1.0)  # fmt: skip
-    event = asyncio.run(first_event(trigger, timeout=20))
+    event = asyncio.run(first_event(trigger, timeout=bound(20)))
     assert event.payload["checks"] == 2  # room at once, held, checked again, fired
 
 

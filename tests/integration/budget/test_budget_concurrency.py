@@ -32,6 +32,8 @@ from courtflow.store.migrate import upgrade
 sys.path.insert(0, str(Path(__file__).parent))
 from budget_load import LoadSpec, worker
 
+from bounds import bound
+
 RATES = "20/2s,150/20s"
 MARGIN = 0.08
 pytestmark = pytest.mark.timeout(180)
@@ -50,7 +52,7 @@ def run_load(
     """Run the callers for ``seconds``; returns the budget key, the start time and counts."""
     key = f"load:{uuid.uuid4().hex[:10]}"
     spec = LoadSpec(db_url, key, rates, MARGIN, sandbox.url, threads, reconcile_on_429)
-    start, results = run_in_lockstep(worker, spec, processes, seconds, ready_timeout=90)
+    start, results = run_in_lockstep(worker, spec, processes, seconds, ready_timeout=bound(90))
     totals: Counter[str] = Counter()
     for counts in results:
         totals.update(counts)
