@@ -36,6 +36,12 @@ def airflow_env(home: Path, dags: Path, extra: Mapping[str, str] | None = None,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # Airflow's own hang guards, scaled like ours (tests/bounds.py): on a busy host
+        # importing a DAG file alone can outlast the 30 s default.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": f"{bound(30.0):g}",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": f"{bound(50.0):g}",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": f"{bound(5.0):g}",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": f"{bound(300.0):g}",
     })  # fmt: skip
     env.update(extra or {})
     return env

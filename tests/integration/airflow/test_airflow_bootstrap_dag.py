@@ -16,7 +16,6 @@ from courtflow.sandbox.bulk import export_rows, write_export
 DAG_FILE = '''"""Written by the courtflow integration tests."""
 
 from courtflow.airflow.bootstrap import build_bootstrap_dag
-from bounds import bound
 
 dag = build_bootstrap_dag({config!r})
 '''
