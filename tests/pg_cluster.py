@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from bounds import bound
+
 
 def pg_bin() -> Path:
     """The newest installed PostgreSQL's bin folder (initdb, pg_ctl)."""
@@ -58,7 +60,7 @@ class Cluster:
         command = [str(a) for a in args]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+        subprocess.run(command, check=True, capture_output=True, timeout=bound(timeout))
 
     def init(self) -> None:
         if self._as_postgres:

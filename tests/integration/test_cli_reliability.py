@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 
 WINDOW = ("--since", "2024-01-01", "--until", "2024-01-03")
@@ -25,7 +26,7 @@ def courtflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "courtflow.cli", *args],
         env={**os.environ, "COURTLISTENER_API_TOKEN": DEMO_TOKEN, **env},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=bound(120),
     )  # fmt: skip
 
 

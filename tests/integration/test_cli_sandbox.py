@@ -7,6 +7,7 @@ import sys
 
 import httpx
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN
 
 
@@ -27,4 +28,4 @@ def test_courtflow_sandbox_serves_with_its_options() -> None:
         assert rates == ["2/min"]
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=bound(10))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bounds import bound
 from courtflow.config import Settings
 from courtflow.errors import ConfigError
 from courtflow.store.engine import make_engine
@@ -24,7 +25,7 @@ def test_make_names_a_python_that_is_too_old(tmp_path: Path) -> None:
     # A fresh .venv marker forces the set-up step to run.
     result = subprocess.run(
         ["make", "-s", "-B", "setup", f"PYTHON={fake}"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO, capture_output=True, text=True, timeout=bound(60),
     )
     assert result.returncode != 0
     assert "needs Python >= 3.11" in result.stderr and "3.9.18" in result.stderr
@@ -40,7 +41,7 @@ def test_cli_reports_a_malformed_token_without_a_traceback() -> None:
     env = {**os.environ, "COURTLISTENER_API_TOKEN": "not-a-token"}
     result = subprocess.run(
         [sys.executable, "-m", "courtflow.cli", "budget", "--ledger-only"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=bound(60),
     )
     assert result.returncode == 2
     assert "COURTLISTENER_API_TOKEN is malformed" in result.stderr

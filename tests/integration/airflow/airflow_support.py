@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bounds import bound
 from pg_support import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,6 +36,12 @@ def airflow_env(home: Path, dags: Path, extra: Mapping[str, str] | None = None,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # Airflow's own hang guards, scaled like ours (tests/bounds.py): on a busy host
+        # importing a DAG file alone can outlast the 30 s default.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": f"{bound(30.0):g}",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": f"{bound(50.0):g}",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": f"{bound(5.0):g}",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": f"{bound(300.0):g}",
     })  # fmt: skip
     env.update(extra or {})
     return env
@@ -79,7 +86,9 @@ def write_dag(dags: Path, config: Mapping[str, Any]) -> Path:
 
 def run(cmd: list[str], env: Mapping[str, str], timeout: float = 300
         ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return subprocess.run(cmd, env=dict(env), capture_output=True, text=True, timeout=timeout)
+    """``timeout``: an idle machine's bound, scaled here (tests/bounds.py)."""
+    return subprocess.run(cmd, env=dict(env), capture_output=True, text=True,
+                          timeout=bound(timeout))
 
 
 def new_airflow_home(template: Path, where: Path) -> Path:
@@ -224,7 +233,7 @@ class Services:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + bound(20)
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -233,4 +242,4 @@ class Services:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+                proc.wait(timeout=bound(5))

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from bounds import bound
+
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -35,10 +37,10 @@ def find_chromium() -> str:
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         with contextlib.suppress(subprocess.SubprocessError, OSError):
-            subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300,
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=bound(300),
                            capture_output=True)  # fmt: skip
             subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
-                           check=True, timeout=600, capture_output=True)  # fmt: skip
+                           check=True, timeout=bound(600), capture_output=True)  # fmt: skip
         found = shutil.which("chromium")
     if found is None:
         pytest.skip("Chromium is not installed (apt-get install chromium) and cannot be here")
@@ -76,7 +78,7 @@ class Page:
 
     def wait_for(self, expression: str, timeout: float = 60.0) -> None:
         """Polls ``expression`` until it is truthy (the page's own scripts are async)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + bound(timeout)
         while time.monotonic() < deadline:
             with contextlib.suppress(AssertionError):
                 # Boolean(): a DOM node does not come back by value.
@@ -118,7 +120,7 @@ def chromium_page(binary: str, profile: Path, port: int,
     )  # fmt: skip
     page: Page | None = None
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + bound(60)
         targets: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not targets:
             listing = f"http://127.0.0.1:{port}/json/list"
@@ -139,8 +141,8 @@ def chromium_page(binary: str, profile: Path, port: int,
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=bound(10))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+            proc.wait(timeout=bound(5))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from airflow_support import airflow_env, new_airflow_home
 
+from bounds import bound
+
 TOKEN = "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff"
 
 SCRIPT = textwrap.dedent(f"""
@@ -57,7 +59,7 @@ def test_airflow_cli_knows_the_courtlistener_connection_type_and_its_form(
     home = new_airflow_home(airflow_template, tmp_path / "home")
     done = subprocess.run([sys.executable, "-c", SCRIPT],
                           env=airflow_env(home, tmp_path), capture_output=True, text=True,
-                          timeout=180)  # fmt: skip
+                          timeout=bound(180))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.split("RESULT=", 1)[1])
 

@@ -30,6 +30,7 @@ from airflow_support import (
 from browser_support import chromium_page, find_chromium
 from sqlalchemy import create_engine, text
 
+from bounds import bound
 from courtflow.sandbox.config import SandboxConfig
 from courtflow.sandbox.server import start_sandbox
 
@@ -52,7 +53,7 @@ def http(url: str, *, headers: dict[str, str] | None = None,
 
 
 def wait_healthy(base: str, services: Services, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + bound(timeout)
     while time.monotonic() < deadline:
         services.check_alive()
         try:

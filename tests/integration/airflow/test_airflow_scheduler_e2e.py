@@ -33,6 +33,7 @@ from airflow_support import (
 )
 from sqlalchemy import create_engine, text
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN
 from courtflow.sandbox.config import SYNTHETIC_RESOURCES, SandboxConfig
 from courtflow.sandbox.server import start_sandbox
@@ -93,7 +94,7 @@ def test_two_dags_share_one_budget_under_the_scheduler_with_no_429_and_deferred_
             services.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
             services.start("dag-processor", [AIRFLOW, "dag-processor"], env)
             services.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"], env)
-            pool_out, _ = pool.communicate(timeout=120)
+            pool_out, _ = pool.communicate(timeout=bound(120))
             assert pool.returncode == 0, pool_out
             seen = watch_runs(services, metadata_url, set(resources))
             listening = services.listening()
@@ -134,7 +135,7 @@ def watch_runs(services: Services, metadata_url: str, dag_ids: set[str]) -> dict
     triggers = 0
     runs: dict[str, str] = {}
     tries: dict[str, int] = {}
-    deadline = time.monotonic() + RUN_TIMEOUT
+    deadline = time.monotonic() + bound(RUN_TIMEOUT)
     try:
         while time.monotonic() < deadline:
             services.check_alive()
@@ -154,7 +155,7 @@ def watch_runs(services: Services, metadata_url: str, dag_ids: set[str]) -> dict
                 break
             time.sleep(0.3)
         else:
-            raise AssertionError(f"runs did not finish in {RUN_TIMEOUT}s: {runs}\n"
+            raise AssertionError(f"runs did not finish in {bound(RUN_TIMEOUT):g}s: {runs}\n"
                                  f"{services.tail('scheduler')}\n{services.tail('triggerer')}")
     finally:
         engine.dispose()

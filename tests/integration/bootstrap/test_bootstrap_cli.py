@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bounds import bound
 from bulk_support import hostile_dockets, write_dockets
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.cli import main
@@ -108,13 +109,13 @@ def test_a_bootstrap_killed_halfway_resumes_and_ends_with_the_same_table(
     command = [sys.executable, "-m", "courtflow.cli", "bootstrap", "--file", str(path),
                "--chunk-mb", "0.02", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + bound(120)
     while _offset(db_url) == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.wait(timeout=bound(30))
     assert _offset(db_url) > 0
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=bound(300))
     assert rerun.returncode == 0, rerun.stderr
     assert "(resumed)" in rerun.stderr or "already loaded" in rerun.stderr
     engine = make_engine(db_url)

@@ -36,16 +36,23 @@ class LoadSpec:
 def worker(spec: LoadSpec, lockstep: Lockstep) -> dict[str, int]:
     """One OS process: ``spec.threads`` callers sharing one Budget; returns its counts."""
     engine = make_engine(spec.db_url)
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        """The budget made a caller wait: counted, so the test can ask why."""
+        with lock:
+            counts["waits"] += 1
+        lockstep.sleep(seconds)  # a wait past the deadline ends the caller
+
     budget = Budget(
         engine,
         spec.key,
         parse_rates(spec.rates),
         safety_margin=spec.margin,
         max_sleep=120.0,
-        sleep=lockstep.sleep,  # a wait past the deadline ends the caller
+        sleep=sleep,
     )
-    counts: Counter[str] = Counter()
-    lock = threading.Lock()
     last_reconcile = [0.0]
     headers = {"Authorization": f"Token {DEMO_TOKEN}"}
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
+from bounds import bound
 from courtflow.budget import bookings, ledger
 from courtflow.budget.admission import Queueing
 from courtflow.budget.budget import Budget
@@ -71,7 +72,7 @@ def test_only_windows_reaching_the_due_time_are_held(budget_engine: Engine, key:
     # hourly window keeps the room (8 - 3 booked = 5 for the backfill).
     budget.book(3, db_now(budget_engine) + timedelta(minutes=10))
     granted = 0
-    deadline = db_now(budget_engine) + timedelta(seconds=30)
+    deadline = db_now(budget_engine) + timedelta(seconds=bound(30))  # a hang guard
     while db_now(budget_engine) < deadline:
         r = attempt(budget_engine, key, [short, long], BACKFILL)
         if r.granted:

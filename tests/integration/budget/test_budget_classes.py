@@ -29,6 +29,8 @@ from courtflow.budget.tables import api_budget_tickets, api_call_ledger
 sys.path.insert(0, str(Path(__file__).parent))
 from budget_classes_load import ClassJob, worker
 
+from bounds import bound
+
 pytestmark = pytest.mark.timeout(240)
 ROOMY = [Rate(1000, 3600.0, "1000/hour")]
 
@@ -46,7 +48,7 @@ def live_tickets(engine: Engine, key: str) -> dict[str, int]:
 
 
 def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + bound(timeout)
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -92,10 +94,10 @@ def test_waiters_in_several_processes_are_served_by_class_then_arrival(
                 .where(api_call_ledger.c.budget_key == key)
                 .values(reserved_at=ledger.db_now(conn) - timedelta(hours=2))
             )
-        admitted = [results.get(timeout=120) for _ in procs]
+        admitted = [results.get(timeout=bound(120)) for _ in procs]
     finally:
         for p in procs:
-            p.join(timeout=30)
+            p.join(timeout=bound(30))
             if p.is_alive():
                 p.kill()
     assert all(p.exitcode == 0 for p in procs)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from airflow.triggers.base import TriggerEvent
 
+from bounds import bound
 from courtflow.airflow.hooks import CourtListenerHook
 from courtflow.airflow.triggers import BudgetTrigger
 from courtflow.budget.classes import BACKFILL, INCREMENTAL
@@ -52,7 +53,7 @@ def test_the_trigger_keeps_the_deferred_tasks_place_and_hands_it_back(conn_id: s
     )  # fmt: skip
     _, args = trigger.serialize()
     assert args["ticket"] == ticket and args["priority"] == INCREMENTAL
-    event = asyncio.run(first_event(trigger, timeout=30))
+    event = asyncio.run(first_event(trigger, timeout=bound(30)))
     assert event.payload["status"] == "ready" and event.payload["ticket"] == ticket
     assert event.payload["deferrals"] == 1
     # While the task resumes, its place is held: a lower class that comes now waits.
@@ -71,6 +72,6 @@ def test_a_sensor_style_trigger_takes_no_place(conn_id: str) -> None:
     budget = hook.get_budget(settings)
     assert budget.try_reserve("dockets/").granted
     trigger = BudgetTrigger(0.0, conn_id, poll_interval=5, priority=INCREMENTAL, queue=False)
-    event = asyncio.run(first_event(trigger, timeout=30))
+    event = asyncio.run(first_event(trigger, timeout=bound(30)))
     assert event.payload["ticket"] is None
     assert budget.try_reserve("dockets/").granted  # nobody holds a place

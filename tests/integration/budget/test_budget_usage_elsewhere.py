@@ -57,18 +57,32 @@ def external_calls(db_url: str) -> int:
 
 
 def test_a_process_started_after_usage_elsewhere_gets_no_429(sqlite_url: str) -> None:
-    """Nine calls spread over most of the window, then a sync of ~25 pages at that rate."""
+    """Nine calls spread over most of the window, then a sync of ~25 pages at that rate.
+
+    How many of the nine the server still counts when the sync asks ``api-usage/``
+    depends on how fast the process starts (a busy host: 7, not 9). The server's own
+    logs say exactly: its admission times and the moment it answered ``api-usage/``.
+    """
+    upgrade(make_engine(sqlite_url))  # migrated first: the pipeline starts at once after
     with start_sandbox(SandboxConfig(rates=("10/6s",))) as sandbox:
         calls_elsewhere(sandbox, 9, 0.6)
+        elsewhere = sandbox.state.admissions(DEMO_TOKEN)
         settings = settings_of(Job(sqlite_url, sandbox.url, rates="10/6s"))
         start = datetime(2024, 1, 1, tzinfo=UTC)
         with open_pipeline(settings, run_id="after") as p:
             result = p.sync(get_resource("dockets"), Window(start, start + timedelta(days=14)),
                             run_id="after")  # fmt: skip
+        asked = [t for t, admitted in sandbox.state.usage_throttle.decisions(DEMO_TOKEN)
+                 if admitted]  # fmt: skip
         stats = sandbox.stats()
+    assert stats["throttled"] == 0  # the ledger released no call before the server did
     assert result.pages >= 20  # long enough to meet every placed call's expiry
-    assert external_calls(sqlite_url) == 9
-    assert stats["throttled"] == 0
+    assert len(elsewhere) == 9 and len(asked) == 1  # one answer: at the process start
+    # The calls elsewhere the server counted in its 6 s window when it answered.
+    counted = sum(1 for t in elsewhere if t > asked[0] - 6.0)
+    if counted == 0:
+        pytest.skip("the sync asked api-usage/ a whole window after the calls elsewhere")
+    assert external_calls(sqlite_url) == counted  # each placed once, none lost
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])

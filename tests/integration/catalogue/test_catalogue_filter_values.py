@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from pg_support import scratch_database
@@ -51,7 +52,7 @@ def sync(sandbox: RunningSandbox, db: str, *filters: str) -> subprocess.Complete
     env = {**os.environ, "COURTLISTENER_API_BASE_URL": sandbox.url,
            "COURTLISTENER_API_TOKEN": DEMO_TOKEN, "COURTFLOW_DATABASE_URL": db,
            "COURTFLOW_RATES": "1000000/hour"}  # fmt: skip
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=bound(300))
 
 
 def ledger_calls(db: str) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from observe_ledger import LedgerDb, build_all
 
+from bounds import bound
 from courtflow.store.engine import dispose_engine, make_engine
 from pg_support import scratch_database
 
@@ -63,10 +64,10 @@ def chromium() -> str:
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         try:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300,
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=bound(300),
                            capture_output=True)  # fmt: skip
             subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=True,
-                           timeout=600, capture_output=True)  # fmt: skip
+                           timeout=bound(600), capture_output=True)  # fmt: skip
         except (subprocess.SubprocessError, OSError) as exc:
             pytest.skip(f"Chromium is not installed and `apt-get install chromium` failed: {exc}")
         found = _find_chromium()

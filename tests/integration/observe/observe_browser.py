@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from bounds import bound
+
 
 def chromium_args(binary: str, profile: Path) -> list[str]:
     # No network of any kind: the report must render from the file alone.
@@ -20,7 +22,7 @@ def screenshot(binary: str, page: Path, png: Path, tmp: Path, size: str = "1400,
     subprocess.run(
         [*chromium_args(binary, tmp / "profile-shot"), f"--screenshot={png}",
          f"--window-size={size}", page.resolve().as_uri()],
-        check=True, capture_output=True, timeout=120,
+        check=True, capture_output=True, timeout=bound(120),
     )  # fmt: skip
     return png
 
@@ -28,6 +30,6 @@ def screenshot(binary: str, page: Path, png: Path, tmp: Path, size: str = "1400,
 def dump_dom(binary: str, page: Path, tmp: Path) -> str:
     done = subprocess.run(
         [*chromium_args(binary, tmp / "profile-dom"), "--dump-dom", page.resolve().as_uri()],
-        check=True, capture_output=True, timeout=120, text=True,
+        check=True, capture_output=True, timeout=bound(120), text=True,
     )  # fmt: skip
     return done.stdout

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from bounds import bound
+
 TOKEN = "00112233445566778899aabbccddeeff00112233"
 
 EMIT = textwrap.dedent("""
@@ -59,7 +61,7 @@ def run_python(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.Com
         **env,
     }
     done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+                          text=True, timeout=bound(120))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -75,7 +77,7 @@ def udp() -> Iterator[socket.socket]:
 
 def receive(sock: socket.socket, until: set[str], seconds: float = 20.0) -> list[str]:
     lines: list[str] = []
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + bound(seconds)
     while time.monotonic() < deadline:
         try:
             data, _ = sock.recvfrom(65535)

@@ -16,6 +16,7 @@ import pytest
 from observe_browser import dump_dom, screenshot
 from observe_png import colour_stats, read_png
 
+from bounds import bound
 from courtflow.budget.rates import parse_rates
 from courtflow.demo.run import RATES
 from courtflow.observe.report import CHART_IDS_FIXED, window_chart_id
@@ -28,7 +29,8 @@ SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 def run_demo(where: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURTFLOW_", "AIRFLOW"))}
     cmd = [sys.executable, "-m", "courtflow.demo", "--dir", str(where)]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=bound(600))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from bounds import bound
 from courtflow.budget.budget import Budget
 from courtflow.budget.rates import parse_rates
 from courtflow.client.gate import CallReport
@@ -157,10 +158,11 @@ def test_status_command_prints_text_and_json(tmp_path: Path) -> None:
     env = {**os.environ, "COURTFLOW_DATABASE_URL": url, "COURTFLOW_RATES": "3/30s,10/hour"}
     env.pop("COURTLISTENER_API_TOKEN", None)
     cli = [sys.executable, "-m", "courtflow.cli", "status"]
-    plain = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+    plain = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=bound(60))
     assert plain.returncode == 0, plain.stderr
     assert "dockets?court=scotus" in plain.stdout and "watermark 2024-01-04" in plain.stdout
-    as_json = subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True, timeout=60)
+    as_json = subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True,
+                             timeout=bound(60))
     assert as_json.returncode == 0, as_json.stderr
     doc = json.loads(as_json.stdout)
     assert [s["label"] for s in doc["scopes"]] == ["dockets", "dockets?court=scotus"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 
 
@@ -58,7 +59,7 @@ def test_backfill_stopped_midway_resumes_and_ends_with_the_summary(
     db = f"sqlite:///{tmp_path / 'b.sqlite'}"
     first = run(sandbox, db, *ARGS)
     engine = create_engine(db)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + bound(60)
     done = 0
     while done < 2 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -70,11 +71,11 @@ def test_backfill_stopped_midway_resumes_and_ends_with_the_summary(
         except Exception:
             done = 0
     first.send_signal(signal.SIGINT)  # Ctrl-C
-    _, err = first.communicate(timeout=30)
+    _, err = first.communicate(timeout=bound(30))
     assert "windows" in err and "calls" in err  # the progress was shown
 
     second = run(sandbox, db, *ARGS)
-    out, err = second.communicate(timeout=120)
+    out, err = second.communicate(timeout=bound(120))
     assert second.returncode == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     with engine.connect() as conn:
@@ -103,6 +104,6 @@ def test_plan_counts_the_range_and_says_what_it_costs(
         "--until",
         "2024-02-01",
     )
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=bound(60))
     assert proc.returncode == 0, err
     assert "records" in out and "cost 1 call" in out and "budget: room now for all" in out

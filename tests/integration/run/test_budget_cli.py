@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN, SandboxConfig, start_sandbox
 
 
@@ -35,7 +36,7 @@ def test_budget_command_shows_ledger_and_server_windows(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=bound(120),
         )
         assert sync.returncode == 0, sync.stderr
         out = subprocess.run(
@@ -43,7 +44,7 @@ def test_budget_command_shows_ledger_and_server_windows(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=bound(60),
         )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

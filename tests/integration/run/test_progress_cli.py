@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN, FaultConfig, RunningSandbox, SandboxConfig, start_sandbox
 
 RATES = "4/2s"
@@ -55,7 +56,7 @@ def test_redirected_progress_is_plain_lines_with_waits_and_retries(
     sandbox.state.reset_throttle()
     done = subprocess.run([sys.executable, "-m", "courtflow.cli", *ARGS],
                           env=environment(sandbox, tmp_path / "plain.sqlite"),
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
+                          capture_output=True, text=True, timeout=bound(180))  # fmt: skip
     assert done.returncode == 0, done.stderr
     err = done.stderr
     assert "\r" not in err and "\x1b" not in err, "terminal codes in a redirected stream"
@@ -96,7 +97,7 @@ def test_progress_on_a_terminal_is_a_live_display(sandbox: RunningSandbox, tmp_p
             break
         chunks.append(data)
     os.close(master)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=bound(60))
     assert proc.returncode == 0
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert ANSI.search(screen), "no live display on a terminal"

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from bounds import bound
 from courtflow.airflow.dag_config import ResourceConfig
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
@@ -104,7 +105,7 @@ def test_the_scoped_example_runs_as_written(sandbox: RunningSandbox, tmp_path: P
     for line in lines:
         argv = shlex.split(line)[1:]
         done = subprocess.run([sys.executable, "-m", "courtflow.cli", *argv], env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+                              capture_output=True, text=True, timeout=bound(300))  # fmt: skip
         assert done.returncode == 0, line + "\n" + done.stderr[-3000:]
         expected = server_count(sandbox, argv)
         assert expected > 0, line  # the example shows something

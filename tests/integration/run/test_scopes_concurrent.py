@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from pg_support import scratch_database
@@ -74,7 +75,7 @@ def run_all(sandbox: RunningSandbox, db: str, verb: str, scopes: list[str]) -> l
     ]  # fmt: skip
     outs = []
     for proc in procs:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=bound(300))
         assert proc.returncode == 0, err
         outs.append(out + err)
     return outs

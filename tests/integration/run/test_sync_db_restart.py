@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.catalogue.resources import get_resource
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
@@ -81,7 +82,7 @@ def pages(db: str) -> int:
 
 
 def wait_for_pages(db: str, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + bound(120)
     while pages(db) < n:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the sync made no progress"
@@ -109,7 +110,7 @@ def reference(sandbox: RunningSandbox, cluster: Cluster) -> tuple[tuple[int, str
     url = cluster.url(PASSWORD, name)
     before = sandbox.stats()["admitted"]
     proc = start_sync(sandbox, url, "reference")
-    _, err = proc.communicate(timeout=180)
+    _, err = proc.communicate(timeout=bound(180))
     assert proc.returncode == 0, err
     return state(url)[0], sandbox.stats()["admitted"] - before
 
@@ -125,7 +126,7 @@ def test_a_restart_of_the_target_mid_sync_is_ridden_out_and_the_table_is_exact(
     proc = start_sync(sandbox, db, "restarted")
     wait_for_pages(db, 3, proc)
     cluster.restart(mode, down_seconds=1.5)
-    _out, err = proc.communicate(timeout=180)
+    _out, err = proc.communicate(timeout=bound(180))
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert state(db)[0] == reference[0]
@@ -144,7 +145,7 @@ def test_a_longer_outage_ends_with_one_line_and_a_rerun_completes_exactly(
     wait_for_pages(db, 3, proc)
     cluster.stop("fast")
     try:
-        _out, err = proc.communicate(timeout=180)
+        _out, err = proc.communicate(timeout=bound(180))
     finally:
         cluster.start()
     assert proc.returncode != 0
@@ -155,6 +156,6 @@ def test_a_longer_outage_ends_with_one_line_and_a_rerun_completes_exactly(
     assert "DatabaseUnavailableError" in line and f"127.0.0.1:{cluster.port}" in line
     assert "postgres:***@" in line
     rerun = start_sync(sandbox, db, "outage")
-    _, err = rerun.communicate(timeout=180)
+    _, err = rerun.communicate(timeout=bound(180))
     assert rerun.returncode == 0, err
     assert state(db)[0] == reference[0]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.catalogue.resources import get_resource
 from courtflow.catalogue.window import Window
@@ -108,7 +109,7 @@ def reference(
 ) -> tuple[int, str, int]:
     db = f"sqlite:///{tmp_path_factory.mktemp('ref') / 'ref.sqlite'}"
     proc = cli(sandbox.url, db, "reference")
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=bound(120))
     assert proc.returncode == 0, err
     rows, digest = checksum(db)
     return rows, digest, pages_committed(db)
@@ -124,17 +125,17 @@ def test_sigkill_at_a_random_page_then_rerun_matches_an_uninterrupted_run(
     db = f"sqlite:///{tmp_path / 'killed.sqlite'}"
 
     proc = cli(sandbox.url, db, f"killed-{seed}")
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + bound(90)
     while pages_committed(db) < kill_after and proc.poll() is None:
         assert time.monotonic() < deadline, "the sync made no progress"
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.wait(timeout=bound(10))
     committed = pages_committed(db)
     assert 0 < committed < total_pages, "the kill must land mid-window"
 
     rerun = cli(sandbox.url, db, f"rerun-{seed}")
-    _, err = rerun.communicate(timeout=120)
+    _, err = rerun.communicate(timeout=bound(120))
     assert rerun.returncode == 0, err
 
     assert checksum(db) == (ref_rows, ref_digest)

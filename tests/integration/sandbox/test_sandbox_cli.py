@@ -9,6 +9,7 @@ import sys
 import httpx
 import pytest
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN
 from courtflow.sandbox.__main__ import build_parser, config_from_args
 
@@ -32,7 +33,7 @@ def test_the_module_prints_its_url_serves_and_exits_on_sigterm() -> None:
         usage = httpx.get(f"{url}/api-usage/", headers=headers, timeout=10).json()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=bound(20))
     assert count.json() == {"count": 300 + 6}  # synthetic dockets plus the fixture dockets
     assert [r["rate"] for r in usage["current_usage"] if r["scope"] == "user"] == [
         "20/2s",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from search_support import admitted
 
+from bounds import bound
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox
 
 
@@ -25,7 +26,7 @@ def courtflow(sandbox: RunningSandbox, db: str, *args: str) -> subprocess.Comple
     }
     return subprocess.run(
         [sys.executable, "-m", "courtflow.cli", "search", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=bound(300),
     )  # fmt: skip
 
 

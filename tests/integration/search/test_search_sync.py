@@ -10,6 +10,7 @@ import pytest
 from search_support import admitted, engine_of, ids, server_hits, settings_for
 from sqlalchemy import func, select, text
 
+from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.run.sync import open_pipeline
@@ -61,7 +62,7 @@ def test_two_overlapping_scopes_synced_at_once_store_each_hit_once_with_both_mat
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=300)
+        t.join(timeout=bound(300))
     assert not errors, errors
     engine = engine_of(db_url)
     with engine.connect() as conn:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Constraint, Engine, Index, Table, inspect
 
+from bounds import bound
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.store.engine import make_engine
 from courtflow.store.metadata import metadata
@@ -31,7 +32,7 @@ _UPGRADE_SCRIPT = textwrap.dedent(
     url, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     engine = make_engine(url)
     ready.touch()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + bound(60)
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     upgrade(engine)
@@ -102,11 +103,11 @@ def test_concurrent_upgrades_from_two_processes_both_succeed(
         )
         for flag in ready
     ]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + bound(60)
     while not all(f.exists() for f in ready) and time.monotonic() < deadline:
         time.sleep(0.01)
     go.touch()
-    outputs = [p.communicate(timeout=90) for p in procs]
+    outputs = [p.communicate(timeout=bound(90)) for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert out.strip() == head_revision()
