@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from bounds import bound
-from courtflow.budget.tables import api_call_ledger
+from courtflow.budget.tables import EXTERNAL, api_call_ledger, not_usage_key
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from pg_support import scratch_database
 
@@ -106,9 +106,14 @@ def server_count(sandbox: RunningSandbox, scope: str) -> Any:
 
 
 def ledger_calls(db: str, task_id: str | None = None) -> int:
-    """Calls in the ledger (of one task). Without a task, the reconciliation with
-    api-usage/ also counts this test's own direct calls (same token): that is correct."""
-    stmt = select(func.count()).select_from(api_call_ledger)
+    """Calls courtflow reserved from the quota (of one task). Left out: asks of api-usage/
+    (a budget of their own, free of the quota) and usage made elsewhere (this test's own
+    direct calls, learnt whenever a reconciliation happens to run: on a slow host, a
+    rerun may outlive the 15 s cache and look again)."""
+    L = api_call_ledger.c
+    stmt = select(func.count()).select_from(api_call_ledger).where(
+        L.outcome != EXTERNAL, not_usage_key(L.budget_key)
+    )
     if task_id is not None:
         stmt = stmt.where(api_call_ledger.c.task_id == task_id)
     engine = create_engine(db)
