@@ -35,8 +35,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from courtflow.bootstrap.checkpoint import DONE, FAILED, FileProgress, get_progress, save_progress
+from courtflow.bootstrap.deletions import SeenIds, has_rows
 from courtflow.bootstrap.exports import EXPORTS, Export, by_resource, recognise
 from courtflow.bootstrap.header import check_header
 from courtflow.bootstrap.load_pg import PgLoader
@@ -44,13 +46,15 @@ from courtflow.bootstrap.load_sqlite import SqliteLoader
 from courtflow.bootstrap.progress import Progress
 from courtflow.bootstrap.reader import CHUNK_BYTES, Chunk, ExportStream, prefetch
 from courtflow.bootstrap.rows import watermark_for
-from courtflow.bootstrap.rowscope import plan_filters
+from courtflow.bootstrap.rowscope import RowFilter, local_condition, plan_filters
 from courtflow.bootstrap.source import Blocks, Source, open_blocks
 from courtflow.catalogue.resources import ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
 from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BulkFileError, ConfigError
+from courtflow.store.deletions import forget_seen, has_seen
 from courtflow.store.state import LOADED_FROM_START, record_range
+from courtflow.store.tables import resource_table
 
 log = logging.getLogger("courtflow.bootstrap")
 
@@ -93,6 +97,7 @@ class FileResult:
     resumed: bool
     skipped: bool  # loaded before: nothing read
     watermark: datetime | None
+    deleted: int = 0  # rows of the scope absent from this export, marked deleted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +106,7 @@ class FileResult:
             "rows_read": self.rows_read, "rows_written": self.rows_written,
             "resumed": self.resumed, "skipped": self.skipped,
             "watermark": self.watermark.isoformat() if self.watermark else None,
+            "deleted": self.deleted,
         }  # fmt: skip
 
 
@@ -202,7 +208,9 @@ def load_file(
             loader.prepare(conn)
             with conn.begin():
                 save_progress(conn, progress)
+                seen, where = _deletions(conn, target, options, header, filters, resume)
             chunks = _Chunks(engine, conn, loader, progress, on_chunk, blocks, stream)
+            chunks.seen = seen
             try:
                 workers = options.connections if engine.dialect.name == "postgresql" else 1
                 if workers > 1:
@@ -213,6 +221,7 @@ def load_file(
             finally:
                 progress = chunks.progress
             watermark = None
+            deleted = 0
             with conn.begin():
                 if target.export_date is not None:
                     watermark = watermark_for(target.export_date, options.overlap)
@@ -220,6 +229,8 @@ def load_file(
                     # from the start of time, merged with what the API has loaded.
                     record_range(conn, spec.name, LOADED_FROM_START, watermark,
                                  options.run_id, scope.key)  # fmt: skip
+                    if seen is not None:
+                        deleted = seen.finish(conn, watermark, where)
                 progress = replace(progress, status=DONE)
                 save_progress(conn, progress)
     except BulkFileError as exc:
@@ -227,7 +238,36 @@ def load_file(
             save_progress(conn, replace(progress, status=FAILED, error=str(exc)))
         raise
     return FileResult(source.name, spec.name, scope.key, target.export_date,
-                      progress.rows_read, progress.rows_written, resume, False, watermark)
+                      progress.rows_read, progress.rows_written, resume, False, watermark,
+                      deleted)
+
+
+def _deletions(
+    conn: Connection, target: Target, options: BootstrapOptions, header: list[str],
+    filters: tuple[RowFilter, ...], resume: bool,
+) -> tuple[SeenIds | None, ColumnElement[bool] | None]:  # fmt: skip
+    """Whether this load can find deletions (see courtflow.bootstrap.deletions), and the
+    condition that picks the scope's rows in the table."""
+    spec, scope, name = target.spec, target.scope, target.source.name
+    if target.export_date is None or (options.load_all and scope.filters):
+        return None, None
+    try:
+        where = local_condition(spec, scope, resource_table(spec)) if scope.filters else None
+    except ConfigError as exc:
+        log.warning("deletions are not looked for: %s", exc,
+                    extra={"event": "bulk_no_deletions", "file": name})  # fmt: skip
+        return None, None
+    if resume:
+        if not has_seen(conn, spec.name, scope.key, name):
+            # Loaded before its ids were kept (or into an empty table): no evidence.
+            return None, None
+    else:
+        forget_seen(conn, spec.name, scope.key, name)  # an earlier, abandoned attempt's
+        if not has_rows(conn, spec):
+            return None, None  # a first load: nothing stored could have been deleted
+    seen = SeenIds(target.export, spec, scope.key, name, tuple(header), filters,
+                   target.source.label)  # fmt: skip
+    return seen, where
 
 
 def _advance(progress: FileProgress, chunk: Chunk, read: int, written: int) -> FileProgress:
@@ -266,6 +306,7 @@ class _Chunks:
         self.engine, self.conn, self.loader = engine, conn, loader
         self.progress, self.on_chunk, self.blocks = progress, on_chunk, blocks
         self.stream = stream
+        self.seen: SeenIds | None = None  # records each chunk's ids, when deletions are looked for
 
     def _committed(self, progress: FileProgress) -> None:
         self.progress = progress
@@ -279,6 +320,8 @@ class _Chunks:
         """Merge and checkpoint one chunk on the main connection."""
         with self.conn.begin():
             read, written = self.loader.load(self.conn, chunk)
+            if self.seen is not None:
+                self.seen.record(self.conn, chunk)
             progress = _advance(self.progress, chunk, read, written)
             save_progress(self.conn, progress)
         self._committed(progress)
@@ -306,6 +349,8 @@ class _Chunks:
                 with conn.begin():
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CONCURRENT_LOCK_TIMEOUT}'")
                     read, written = self.loader.load(conn, slot.chunk)
+                    if self.seen is not None:
+                        self.seen.record(conn, slot.chunk)
                     slot.prev.finished.wait()
                     before = slot.prev.progress
                     if before is None:

@@ -166,6 +166,7 @@ class PgLoader:
         values["content_hash"] = content_hash
         values["run_id"] = bindparam("run_id", type_=Text)
         values["loaded_at"] = bindparam("loaded_at", type_=UTCDateTime)
+        values["deleted_at"] = null()  # in the export: live (as of its date)
         names = [c.name for c in table.columns]
         hash_col = content_hash.label("content_hash")
         exprs = [hash_col if n == "content_hash" else values[n].label(n) for n in names]

@@ -23,6 +23,7 @@ from courtflow.bootstrap.exports import Export, ExportColumn
 from courtflow.catalogue.filters import split_filter
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.catalogue.scope import Scope
+from courtflow.errors import ConfigError
 
 RowPredicate = Callable[[Mapping[str, Any]], bool]
 _PARTS = ("year", "month", "day", "hour", "minute", "second")
@@ -177,3 +178,27 @@ def row_predicate(filters: Sequence[RowFilter]) -> RowPredicate:
         return all(_matches(f, record) for f in items)
 
     return test
+
+
+def local_condition(spec: ResourceSpec, scope: Scope, table: FromClause) -> ColumnElement[bool]:
+    """The scope's filters as a condition on the resource table's own typed columns.
+
+    Rows are stored per resource, not per scope, so which stored rows belong to a scope
+    is only known from their columns: ``court=scotus`` reads ``court_id``. A filter the
+    table cannot evaluate (through a relation, or a field without a typed column) is a
+    ConfigError naming it: deletions are never marked on a guess.
+    """
+    typed = {c.name: c for c in spec.columns}
+    filters: list[RowFilter] = []
+    for name, value in scope.filters:
+        field, lookup = split_filter(spec, name)
+        wanted = field.name[: -len("__id")] if field.name.endswith("__id") else field.name
+        column = None if "__" in wanted else typed.get(wanted) or typed.get(f"{wanted}_id")
+        if column is None:
+            raise ConfigError(
+                f"filter {name!r} of scope {scope.label} cannot be evaluated on the stored "
+                f"{spec.name} rows (no typed column for it), so which stored rows belong to "
+                "the scope is unknown"
+            )
+        filters.append(RowFilter(name, ExportColumn(column.name, column.type), lookup, value))
+    return sql_predicate(table, filters)

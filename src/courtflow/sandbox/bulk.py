@@ -122,7 +122,9 @@ def sandbox_records(data: Dataset, resource: str, base: str) -> Iterator[dict[st
             yield data.render("courts", data.courts.row(court), links)
         return
     table = data.table(resource)
-    for slot in range(len(table)):
+    with data.lock:
+        slots = table.live_slots()  # deleted records are not in the export
+    for slot in slots:
         with data.lock:
             row = table.row(slot)
         yield data.render(resource, row, links)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from courtflow.sandbox.faults import Fault, padded, poisoned, with_next
+from courtflow.sandbox.mutate import ADMIN_PREFIX, MutationError, mutate, records
 from courtflow.sandbox.query import ApiError
 from courtflow.sandbox.records import Links, dumps
 from courtflow.sandbox.throttle import Verdict
@@ -103,11 +104,50 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.state.record(None, "405")
         self._json(405, {"detail": f'Method "{self.command}" not allowed.'})
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _method_not_allowed
+    do_PUT = do_PATCH = do_DELETE = _method_not_allowed
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path.startswith(ADMIN_PREFIX):
+            self._admin()
+        else:
+            self._method_not_allowed()
+
+    def _admin(self) -> None:
+        """The test hooks over HTTP (courtflow.sandbox.mutate): token needed, no quota."""
+        import json
+
+        path = urlsplit(self.path).path[len(ADMIN_PREFIX):].strip("/")
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self._authenticate() is None:
+            return
+        data = self.state.data
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+        try:
+            if self.command == "POST" and path == "mutate":
+                body = json.loads(raw or b"{}")
+                if not isinstance(body, dict):
+                    raise MutationError("the body must be a JSON object")
+                answer = mutate(data, body)
+            elif self.command == "GET" and path.startswith("records/"):
+                answer = records(data, path.split("/", 1)[1], f"http://{host}{PREFIX}")
+            else:
+                self.state.record(None, "404")
+                self._json(404, NOT_FOUND)
+                return
+        except (MutationError, ValueError) as exc:
+            self.state.record(None, "400")
+            self._json(400, {"detail": str(exc)})
+            return
+        self.state.record(None, "200")
+        self._json(200, answer)
 
     # -- the request ---------------------------------------------------------------
     def _handle(self) -> None:
         parts = urlsplit(self.path)
+        if parts.path.startswith(ADMIN_PREFIX):
+            self._admin()
+            return
         params = tuple(parse_qsl(parts.query, keep_blank_values=True))
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
         url = RequestUrl(origin=f"http://{host}", path=parts.path, params=params)

@@ -77,6 +77,7 @@ class Table:
         )
         self.created.extend(created)
         self.versions: dict[int, int] = {}
+        self.deleted: set[int] = set()  # slots deleted on the server (mutate): gone everywhere
         self.rows: Rows | None = None  # the dataset, for filters that follow relations
         self.timestamps = name not in UNTIMED
         self._field_cache: dict[int, Mapping[str, Any]] = {}
@@ -91,11 +92,36 @@ class Table:
         return array("q", sorted(range(len(values)), key=values.__getitem__))
 
     def slot(self, record_id: int) -> int | None:
+        """The slot of a record, None if there is none (or it was deleted)."""
         if record_id >= SYNTHETIC_BASE_ID:
             index = record_id - SYNTHETIC_BASE_ID
-            return self.n_fixture + index if index < self.n_synthetic else None
-        pos = bisect_left(self.ids, record_id, 0, self.n_fixture)
-        return pos if pos < self.n_fixture and self.ids[pos] == record_id else None
+            found = self.n_fixture + index if index < self.n_synthetic else None
+        else:
+            pos = bisect_left(self.ids, record_id, 0, self.n_fixture)
+            found = pos if pos < self.n_fixture and self.ids[pos] == record_id else None
+        return None if found is None or found in self.deleted else found
+
+    def live_slots(self) -> list[int]:
+        """Every record the server still has, in id order."""
+        return [s for s in range(len(self.ids)) if s not in self.deleted]
+
+    def delete(self, slot: int) -> None:
+        """The record is gone: listings, counts, detail and the bulk export skip it."""
+        self.deleted.add(slot)
+
+    def append(self, moment: int) -> int:
+        """A new synthetic record created and modified at ``moment``; returns its id."""
+        slot = len(self.ids)
+        record_id = SYNTHETIC_BASE_ID + self.n_synthetic
+        self.ids.append(record_id)
+        self.n_synthetic += 1
+        self.modified.append(moment)
+        self.created.append(moment)
+        for field in ("date_modified", "date_created"):
+            slots, key = self.order(field)
+            assert isinstance(slots, array)
+            insort(slots, slot, key=key)
+        return record_id
 
     def order(self, field: str) -> tuple[Sequence[int], Callable[[int], Key]]:
         """Slots in ascending ``(field, id)`` order, and the key that sorts them."""
@@ -121,6 +147,11 @@ class Table:
             fields = self._field_cache[slot] = self.fields_of(slot)
         created = self.created[slot] if self.timestamps else None
         return Model(self.ids[slot], self.modified[slot], created, fields)
+
+    def live_check(self) -> Callable[[int], bool] | None:
+        """The check that leaves deleted records out (None while nothing is deleted)."""
+        deleted = self.deleted
+        return (lambda slot: slot not in deleted) if deleted else None
 
     def condition_check(self, condition: Condition) -> Callable[[int], bool]:
         rows = self.rows
@@ -300,6 +331,31 @@ class Dataset:
                     table.move(slot, moment)
                     moved += 1
         return moved
+
+    def delete(self, resource: str, ids: Iterable[Any]) -> list[Any]:
+        """Delete records as the server would (hard delete); returns the ids deleted."""
+        if resource == "courts":
+            raise ValueError("the sandbox does not delete courts")
+        gone = []
+        with self.lock:
+            table = self.tables[resource]
+            for record_id in ids:
+                slot = table.slot(int(record_id))
+                if slot is not None:
+                    table.delete(slot)
+                    gone.append(table.ids[slot])
+        return gone
+
+    def insert(self, resource: str, n: int, when: datetime | None = None) -> list[int]:
+        """Create ``n`` synthetic records modified at ``when`` (default now); their ids."""
+        if resource == "courts":
+            raise ValueError("the sandbox does not create courts")
+        moment = to_us(when if when is not None else datetime.now(UTC))
+        with self.lock:
+            table = self.tables[resource]
+            made = [table.append(moment) for _ in range(n)]
+            self._reverse.clear()  # relations of the new rows: rebuilt on demand
+        return made
 
     def render(self, resource: str, row: Row, links: Links) -> dict[str, Any]:
         if resource in SHAPES:

@@ -82,6 +82,9 @@ def matcher(table: Table, query: ListQuery, ordered_by: str | None) -> Callable[
             checks.append(_span_check(table, field, span))
     for condition in query.conditions:
         checks.append(table.condition_check(condition))
+    live = table.live_check()
+    if live is not None:
+        checks.append(live)
     if not checks:
         return None
     return lambda s: all(check(s) for check in checks)

@@ -75,6 +75,14 @@ class SandboxState:
         """Move records' ``date_modified`` to ``when`` (default now) and revise them."""
         return self.data.touch(resource, ids, when)
 
+    def delete(self, resource: str, ids: Iterable[Any]) -> list[Any]:
+        """Delete records (hard delete, as the server does); returns the ids deleted."""
+        return self.data.delete(resource, ids)
+
+    def insert(self, resource: str, n: int, when: datetime | None = None) -> list[int]:
+        """Create ``n`` records modified at ``when`` (default now); returns their ids."""
+        return self.data.insert(resource, n, when)
+
     def reset_throttle(self) -> None:
         self.throttle.reset()
         self.usage_throttle.reset()
@@ -158,6 +166,12 @@ class RunningSandbox:
 
     def touch(self, resource: str, ids: Iterable[Any], when: datetime | None = None) -> int:
         return self.state.touch(resource, ids, when)
+
+    def delete(self, resource: str, ids: Iterable[Any]) -> list[Any]:
+        return self.state.delete(resource, ids)
+
+    def insert(self, resource: str, n: int, when: datetime | None = None) -> list[int]:
+        return self.state.insert(resource, n, when)
 
     def reset_throttle(self) -> None:
         self.state.reset_throttle()

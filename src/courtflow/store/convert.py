@@ -291,6 +291,7 @@ def convert_record(
     row["content_hash"] = digest
     row["run_id"] = run_id
     row["loaded_at"] = loaded_at
+    row["deleted_at"] = None  # the server sent it: it exists
     return Converted(row, text)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Connection, MetaData, Table, select
 from sqlalchemy.dialects import postgresql
 
 from courtflow.store.convert import Converted
-from courtflow.store.upsert import newer_than_stored
+from courtflow.store.upsert import served_again
 
 # Staging tables live in their own MetaData: they must never reach migrations.
 _stage_metadata = MetaData()
@@ -54,7 +54,7 @@ def copy_merge_upsert(conn: Connection, table: Table, items: list[Converted]) ->
     merge = insert.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={n: insert.excluded[n] for n in names if n != "id"},
-        where=newer_than_stored(table, insert.excluded),
+        where=served_again(table, insert.excluded),
     ).returning(table.c.id)
     written = len(conn.execute(merge).all())
     # The caller may upsert more batches before committing.

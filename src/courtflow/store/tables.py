@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from courtflow.catalogue.resources import RESOURCES, ColumnType, ResourceSpec
@@ -22,6 +22,7 @@ from courtflow.store.metadata import metadata
 # Columns every resource table has; a typed column of the catalogue may not reuse them.
 BASE_COLUMNS: tuple[str, ...] = (
     "id", "date_created", "date_modified", "data", "content_hash", "run_id", "loaded_at",
+    "deleted_at",
 )
 
 SQL_TYPES: dict[ColumnType, Callable[[], TypeEngine[Any]]] = {
@@ -65,6 +66,9 @@ def _resource_table(spec: ResourceSpec) -> Table:
         Column("content_hash", Text(), nullable=False),
         Column("run_id", Text(), nullable=True),
         Column("loaded_at", UTCDateTime(), nullable=False),
+        # When courtflow found the server no longer has the row (courtflow.store.deletions);
+        # NULL for a live row. Rows are never removed unless asked (audit --purge).
+        Column("deleted_at", UTCDateTime(), nullable=True),
     )
 
 
@@ -161,6 +165,18 @@ bulk_loads = Table(
     Column("error", Text(), nullable=True),
 )
 
+# The ids one export file held, per chunk committed (migration 0011_deletions): once the
+# file is loaded, rows of its scope missing from it are marked deleted, then these go.
+bulk_seen_ids = Table(
+    "bulk_seen_ids",
+    metadata,
+    Column("resource", Text(), nullable=False),
+    Column("scope", Text(), nullable=False, server_default=""),
+    Column("file", Text(), nullable=False),
+    Column("id", Text(), nullable=False),
+    Index("ix_bulk_seen_ids_file", "resource", "scope", "file", "id"),
+)
+
 STORE_TABLES: tuple[str, ...] = (
     *(t.name for t in RESOURCE_TABLES.values()),
     sync_checkpoints.name,
@@ -168,6 +184,7 @@ STORE_TABLES: tuple[str, ...] = (
     sync_ranges.name,
     sync_rejects.name,
     bulk_loads.name,
+    bulk_seen_ids.name,
 )
 
 # The search hit tables live beside the resources' (courtflow.search.tables); importing

@@ -58,11 +58,27 @@ def newer_than_stored(table: Table, excluded: Any) -> ColumnElement[bool]:
     )
 
 
+def served_again(table: Table, excluded: Any) -> ColumnElement[bool]:
+    """The guard of rows the server has just sent: newer wins, and a row marked deleted
+    comes back (``deleted_at`` cleared) when the server serves it again, even unchanged.
+
+    Bulk loads keep :func:`newer_than_stored`: an export is a past snapshot, and one
+    older than a deletion must not bring the row back.
+    """
+    return or_(
+        newer_than_stored(table, excluded),
+        and_(
+            table.c.deleted_at.is_not(None),
+            table.c.date_modified <= excluded.date_modified,
+        ),
+    )
+
+
 def _on_conflict(stmt: Any, table: Table) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"},
-        where=newer_than_stored(table, stmt.excluded),
+        where=served_again(table, stmt.excluded),
     ).returning(table.c.id)
 
 
