@@ -1,5 +1,5 @@
-"""courtflow command line: sync | backfill | plan | search | bootstrap | status | budget |
-report | migrate | sandbox."""
+"""courtflow command line: sync | backfill | plan | audit | search | bootstrap | status |
+budget | report | migrate | sandbox."""
 
 from __future__ import annotations
 
@@ -314,6 +314,60 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Counts per window against the server; --repair re-walks the drifted ones."""
+    from courtflow.run import audit
+
+    settings = _with_priority(args, settings, "backfill")
+    spec, scope = _scope(args)
+    since = parse_instant(args.since, name="--since") if args.since else None
+    until = parse_instant(args.until, name="--until") if args.until else None
+    run_id, task_id = _ids(args, "audit", spec)
+    with (
+        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
+        open_pipeline(settings, run_id=run_id, task_id=task_id,
+                      on_retry=say_retries(enabled=not args.quiet)) as p,
+    ):  # fmt: skip
+        plan = audit.plan_audit(p.engine, spec, scope, since=since, until=until, step=args.step)
+        with p.engine.connect() as conn:
+            now = ledger.epoch(ledger.db_now(conn))
+        span = "all records" if plan.step == "all" else f"{plan.span}"
+        print(f"audit {scope.label} {span}: {len(plan.windows)} {plan.step} window(s) -> "
+              f"{plan.calls} calls (one count=on call a window)")  # fmt: skip
+        for line in audit.budget_lines(plan_calls(plan.calls, p.budget.usage(), now)):
+            print(line)
+        sys.stdout.flush()
+        counts = audit.count_windows(p.engine, p.client, spec, scope, plan)
+        drifted = [c for c in counts if c.drift]
+        print(f"{len(drifted)} of {len(counts)} window(s) drifted "
+              f"(server {sum(c.server for c in counts)}, stored live rows "
+              f"{sum(c.local for c in counts)})")  # fmt: skip
+        for line in audit.drift_lines(counts):
+            print(line)
+        repairs = []
+        if args.repair and drifted:
+            print(f"repairing {len(drifted)} window(s): a re-walk each, plus one call for "
+                  "every stored row the walk does not return")  # fmt: skip
+            for c in drifted:
+                r = audit.repair_window(p.engine, p.client, spec, scope, c.window,
+                                        run_id=run_id, dated=plan.step != "all")  # fmt: skip
+                repairs.append(r)
+                print(f"  {r.window}: {r.pages} pages, {r.written} rows written, "
+                      f"{r.moved} edited since, {r.deleted} marked deleted, {r.calls} calls")
+        purged = audit.purge(p.engine, spec, scope, plan.span) if args.purge else 0
+        if args.purge:
+            print(f"purged {purged} row(s) marked deleted")
+    print(json.dumps({
+        "resource": spec.name, "scope": scope.key, "windows": len(counts),
+        "drifted": len(drifted), "count_calls": plan.calls,
+        "repaired": [r.as_dict() for r in repairs], "purged": purged,
+    }), flush=True)  # fmt: skip
+    if drifted and not args.repair:
+        _say(args, "drift found: rerun with --repair to re-walk the drifted windows")
+        return 1
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from courtflow.observe.status import as_jsonable, gather_status
     from courtflow.observe.status_text import render_status
@@ -529,6 +583,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
             f"{' (resumed)' if r.resumed else ''}"
         )
         mark = f"; watermark {r.watermark.isoformat()}" if r.watermark else ""
+        mark += f"; {r.deleted} absent rows marked deleted" if r.deleted else ""
         print(f"{r.file} -> {r.resource}{'?' + r.scope if r.scope else ''}: {state}{mark}",
               file=sys.stderr)  # fmt: skip
     specs = [get_resource(name) for name in dict.fromkeys(r.resource for r in results)]
@@ -537,6 +592,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     line = json.loads(summary.as_json())
     line["bulk"] = {
         "files": len(results),
+        "deleted": sum(r.deleted for r in results),
         "rows_read": sum(r.rows_read for r in results),
         "rows_written": sum(r.rows_written for r in results),
     }
@@ -640,6 +696,26 @@ def build_parser() -> argparse.ArgumentParser:
     windowed(p)
     p.set_defaults(func=cmd_plan)
 
+    p = command("audit", "compare the server's count per window with the stored rows; "
+                "--repair re-walks drifted windows and marks what the server deleted")
+    p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
+                   help="the API resource to audit")  # fmt: skip
+    p.add_argument("--filter", action="append", metavar="NAME=VALUE",
+                   help="the scope's filters, as given to sync (default: the whole resource)")
+    p.add_argument("--since", help="start (default: the scope's oldest stored row)")
+    p.add_argument("--until", help="end, exclusive (default: the scope's watermark)")
+    p.add_argument("--step", choices=("auto", "day", "month"), default="auto",
+                   help="window size (default auto: days when a month holds over 2000 rows)")
+    p.add_argument("--repair", action="store_true",
+                   help="re-walk drifted windows: store what is missing, mark deleted the "
+                   "rows the server no longer has (checked one by one)")
+    p.add_argument("--purge", action="store_true",
+                   help="then remove the audited range's rows marked deleted (otherwise "
+                   "rows are never removed)")
+    p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
+    prioritised(p, "backfill")
+    p.set_defaults(func=cmd_audit)
+
     p = command("status", "what is loaded, what is open, how much quota is left, recent 429s")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument("--all-keys", action="store_true",
@@ -705,7 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NEEDS_API = ("sync", "backfill", "plan")
+NEEDS_API = ("sync", "backfill", "plan", "audit")
 
 
 def _json_logs(args: argparse.Namespace) -> bool:
@@ -747,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
         if args.command in NEEDS_API:
             _scope(args)  # bad arguments are named first: they need no token to be found
-            _window(args)
+            if args.command != "audit":
+                _window(args)
             if args.command == "plan" or (args.command == "backfill" and not args.gaps):
                 _given_window(args)
             if settings.token is None:
