@@ -171,6 +171,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         summary = summarize(p.engine, [spec], run_ids=[run_id], stored=stored)
         if every is not None:
             _book_next(args, p.budget, result.calls if result else 0, started + every)
+            _apply_retention(args, p.engine, p.budget, spec.name, scope.key, run_id)
     if result is not None:
         _say(args, _synced_line(scope, result))
     _say(args, summary.human())
@@ -206,6 +207,20 @@ def _book_next(args: argparse.Namespace, budget: Budget, calls: int, due: dateti
     if budget.book_next(calls, due) is not None:
         _say(args, f"booked {calls} {budget.priority} calls for the next run, due "
                    f"{due.isoformat(timespec='seconds')}")  # fmt: skip
+
+
+def _apply_retention(args: argparse.Namespace, engine: Any, budget: Budget, resource: str,
+                     scope: str, run_id: str) -> None:  # fmt: skip
+    """A scheduled run keeps the ledger and the checkpoints bounded: ledger rows older
+    than every window and --retention are rolled up and deleted; completed windows older
+    than --retention are folded into one per loaded range (courtflow.store.retention)."""
+    from courtflow.store.retention import merge_old_checkpoints
+
+    keep = parse_overlap(args.retention, "--retention")
+    budget.purge(keep.total_seconds())
+    with engine.begin() as conn:
+        now = ledger.db_now(conn)
+        merge_old_checkpoints(conn, resource, scope, before=now - keep, run_id=run_id)
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
@@ -678,6 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--book-next", metavar="DURATION",
         help="run from a scheduler every DURATION (1h): book this run's calls for the next "
         "one, so a backfill on the same token leaves it room to start at once",
+    )  # fmt: skip
+    p.add_argument(
+        "--retention", default="7d", metavar="DURATION",
+        help="with --book-next: keep ledger rows and separate completed windows this long "
+        "(default 7d); older ones are rolled up / folded so the tables stay bounded",
     )  # fmt: skip
     p.set_defaults(func=cmd_sync)
 
