@@ -78,6 +78,7 @@ class Proc:
 def sandbox(volume: int) -> Iterator[str]:
     """The sandbox in its own process; its URL."""
     cmd = [sys.executable, "-m", "courtflow.sandbox", "--port", "0", "--rates", RATES,
+           "--api-usage-rates", "1000/min,100000/hour",  # one read per run, 300+ runs
            "--seed", "11", *(f"--volume={r}={volume}" for r in RESOURCES)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
