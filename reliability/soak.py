@@ -2,8 +2,9 @@
 
 The sandbox (its own process) streams edits, inserts and deletions into several
 resources the whole time (``POST /__sandbox__/mutate``). Every ``--interval`` seconds one
-``courtflow sync --resource R --book-next ... --retention ...`` runs as its own process
-(the resources in turn), reading from the scope's watermark less a lookback, as a
+``courtflow sync --resource R --book-next ... --retention ...`` starts as its own process
+(the resources in turn; as cron does, without waiting for the run before, but a
+resource's runs never overlap), reading from the scope's watermark less a lookback, as a
 catch-up run does; every ``--audit-every`` runs each resource is audited with
 ``courtflow audit --repair``. At the end the mutations stop, one last catch-up and audit
 run per resource, and the mirror is compared with the sandbox's own records
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -349,24 +351,38 @@ def main(argv: list[str] | None = None) -> int:
         thread = threading.Thread(target=mutator, args=(base, stop, tally, args.mutate_every, 5),
                                   daemon=True)  # fmt: skip
         thread.start()
-        every = f"{max(1, round(args.interval))}s"
+        every = f"{max(1, round(args.interval * len(RESOURCES)))}s"  # each resource's period
+        scheduled = ("--book-next", every, "--retention", args.retention)
+        # Cron starts a run every --interval seconds without waiting for the one before
+        # (resources in turn); a resource's runs never overlap (as with flock).
+        pool = ThreadPoolExecutor(len(RESOURCES), thread_name_prefix="soak-run")
+        pending: dict[str, Future[Proc]] = {}
         try:
             for i in range(args.runs):
                 tick = time.monotonic()
                 resource = RESOURCES[i % len(RESOURCES)]
-                sync(resource, ("--book-next", every, "--retention", args.retention))
+                if resource in pending:
+                    pending.pop(resource).result()
+                pending[resource] = pool.submit(sync, resource, scheduled)
                 if (i + 1) % 10 == 0:
                     samples.append(sample(url))
                 if (i + 1) % args.audit_every == 0:
-                    print(f"run {i + 1}/{args.runs}: audit", flush=True)
+                    for future in pending.values():
+                        future.result()
+                    pending.clear()
+                    print(f"run {i + 1}/{args.runs} ({time.monotonic() - started:.0f} s): "
+                          "audit", flush=True)  # fmt: skip
                     audit_all()
                 time.sleep(max(0.0, args.interval - (time.monotonic() - tick)))
+            for future in pending.values():
+                future.result()
         finally:
             stop.set()
             thread.join(timeout=30)
+            pool.shutdown(wait=True)
         time.sleep(1.0)
         for resource in RESOURCES:  # the last catch-up, then the last audit
-            sync(resource, ("--book-next", every, "--retention", args.retention))
+            sync(resource, scheduled)
         audit_all()
         result = compare(url, base, tally)
         calls = sum(_calls(p) for p in procs)
