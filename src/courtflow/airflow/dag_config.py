@@ -205,6 +205,9 @@ class ResourceConfig:
     # Task group id; needed when one resource appears twice with different filters.
     id: str | None = None
     priority: str | None = None  # budget class; overrides the DAG's for this resource
+    # A schedule ("7d", "@weekly", cron) for an audit DAG of this resource: counts per
+    # window against the server, drifted windows repaired (courtflow.airflow.audit).
+    audit: timedelta | str | None = None
 
     @property
     def group_id(self) -> str:
@@ -240,6 +243,7 @@ class ResourceConfig:
             max_sleep=None if max_sleep is None else parse_duration(
                 max_sleep, name=f"{name}.max_sleep").total_seconds(),
             priority=_priority(value.get("priority"), name=f"{name}.priority"),
+            audit=parse_schedule(value.get("audit"), name=f"{name}.audit"),
         )  # fmt: skip
 
 

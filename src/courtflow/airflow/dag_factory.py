@@ -37,7 +37,8 @@ from courtflow.airflow.sensors import BudgetSensor
 from courtflow.catalogue.scope import Scope
 from courtflow.errors import ConfigError
 
-__all__ = ["API_POOL", "asset_for", "build_dag", "timetable_for"]
+__all__ = ["API_POOL", "asset_for", "audit_dag_id", "build_audit_dags", "build_dag",
+           "timetable_for"]
 
 _DOC = """\
 ### CourtListener -> target database
@@ -51,6 +52,16 @@ scheduled data interval; a manual run without conf catches up from the watermark
 """
 
 
+_AUDIT_DOC = """\
+### Audit: the mirror against the server
+
+One `count=on` call per day or month window, from the oldest stored row to the
+watermark, compared with the stored live rows; drifted windows are re-walked, missing
+rows stored, and rows the server no longer has (404/410 on their own URL) marked
+`deleted_at`. Nothing is removed. See `courtflow audit --help`.
+"""
+
+
 def asset_for(resource: str) -> Asset:
     """The Asset a resource's table publishes when one of its windows lands."""
     return Asset(uri=f"courtlistener://{resource}", name=f"courtlistener_{resource}")
@@ -61,7 +72,9 @@ def build_dag(config: PipelineConfig | Mapping[str, Any] | str, **overrides: Any
     with the other settings as keyword arguments)."""
     cfg = _config(config, overrides)
     try:
-        return _build(cfg)
+        dag = _build(cfg)
+        build_audit_dags(cfg)  # registered with Airflow as they are built
+        return dag
     except ConfigError:
         raise
     except Exception as exc:
@@ -78,11 +91,57 @@ def timetable_for(cfg: PipelineConfig) -> Any:
     create_cron_data_intervals = False``), whose runs have an empty data interval and
     would sync nothing.
     """
-    if cfg.schedule is None:
+    return _timetable(cfg.schedule, cfg.timezone)
+
+
+def _timetable(schedule: timedelta | str | None, timezone: str) -> Any:
+    if schedule is None:
         return None
-    if isinstance(cfg.schedule, timedelta):
-        return DeltaDataIntervalTimetable(cfg.schedule)
-    return CronDataIntervalTimetable(cfg.schedule, timezone=cfg.timezone)
+    if isinstance(schedule, timedelta):
+        return DeltaDataIntervalTimetable(schedule)
+    return CronDataIntervalTimetable(schedule, timezone=timezone)
+
+
+def audit_dag_id(cfg: PipelineConfig, resource: ResourceConfig) -> str:
+    return f"{cfg.dag_id}__audit_{resource.group_id}"
+
+
+def build_audit_dags(config: PipelineConfig | Mapping[str, Any]) -> list[DAG]:
+    """One DAG per resource with an ``audit`` schedule: a single audit task that counts
+    per window against the server and repairs drift (courtflow.airflow.audit).
+
+    ``build_dag`` builds them too: a DAG made in a DAG file is registered with Airflow
+    whether or not the file keeps a name for it.
+    """
+    from courtflow.airflow.audit import CourtListenerAuditOperator
+
+    cfg = config if isinstance(config, PipelineConfig) else _config(config, {})
+    dags = []
+    for resource in cfg.resources:
+        if resource.audit is None:
+            continue
+        with DAG(
+            dag_id=audit_dag_id(cfg, resource),
+            description=f"audit of {resource.name} against the server",
+            schedule=_timetable(resource.audit, cfg.timezone),
+            start_date=cfg.start_date,
+            catchup=False,
+            max_active_runs=1,
+            default_args=_default_args(cfg),
+            tags=[*cfg.tags, "audit"],
+            doc_md=_AUDIT_DOC,
+        ) as dag:
+            CourtListenerAuditOperator(
+                task_id="audit",
+                resource=resource.name,
+                filters=dict(resource.filters) or None,
+                courtlistener_conn_id=cfg.courtlistener_conn_id,
+                priority=resource.priority or cfg.priority,
+                max_sleep=resource.max_sleep if resource.max_sleep is not None else cfg.max_sleep,
+                pool=cfg.pool,
+            )
+        dags.append(dag)
+    return dags
 
 
 def _default_args(cfg: PipelineConfig) -> dict[str, Any]:
