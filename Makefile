@@ -16,6 +16,7 @@ help:
 	@echo "make test-under-load - make test's suite while one busy process keeps a core busy (not in CI)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make reliability - faults, restarts, poison, hostile server; writes reliability/RESULTS.md"
+	@echo "make soak   - 300 cron-style catch-up runs against a changing sandbox, audits; writes reliability/SOAK.md"
 	@echo "make lint   - ruff + mypy --strict"
 	@echo "make docs   - build the documentation site into site/ (strict: a warning fails)"
 	@echo "make compat - the wheel with the oldest and newest supported Airflow (before a release)"
@@ -79,6 +80,14 @@ RELIABILITY_TESTS := tests/unit/store/test_store_dbretry.py tests/unit/store/tes
 reliability: setup
 	$(PY) -m pytest -q $(RELIABILITY_TESTS)
 	$(PY) -m reliability --out reliability/RESULTS.md
+
+# Not in `make test`: 300+ cron-style catch-up runs (one every few seconds) against a
+# sandbox streaming edits, inserts and deletions, an audit every 50 runs, and an exact
+# comparison with the sandbox at the end (about an hour here). SOAK_ARGS shortens it,
+# e.g. make soak SOAK_ARGS="--runs 30 --interval 1 --db sqlite".
+SOAK_ARGS ?=
+soak: setup
+	$(PY) -m reliability.soak --out reliability/SOAK.md $(SOAK_ARGS)
 
 # Before a release: build the wheel, install it in fresh virtual environments (from PyPI)
 # with the oldest and the newest supported Airflow and run a DAG under `airflow dags
