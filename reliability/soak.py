@@ -51,7 +51,7 @@ from courtflow.store.convert import parse_timestamp  # noqa: E402
 from courtflow.store.state import get_watermark  # noqa: E402
 from courtflow.store.tables import resource_table, sync_checkpoints  # noqa: E402
 
-RESOURCES = ("dockets", "clusters", "opinions")
+RESOURCES = ("dockets", "clusters", "opinions", "people")
 RATES = "3000/60s"
 PROCESS_TIMEOUT = 300.0
 
@@ -262,7 +262,8 @@ def report(args: argparse.Namespace, procs: list[Proc], samples: list[dict[str, 
         "",
         "| figure | value |",
         "| --- | --- |",
-        f"| catch-up runs (`sync --book-next`), failed | {len(syncs)}, "
+        f"| catch-up runs (`sync --book-next`, the last per resource included), failed | "
+        f"{len(syncs)}, "
         f"{sum(1 for p in syncs if p.rc != 0)} |",
         f"| audits (`audit --repair`), failed | {len(audits)}, "
         f"{sum(1 for p in audits if p.rc != 0)} |",
@@ -307,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lookback", type=float, default=30.0,
                         help="seconds each run re-reads before the watermark (default 30)")
     parser.add_argument("--retention", default="60s", help="--retention of each run")
+    parser.add_argument("--deadline", type=float, default=0.0,
+                        help="minutes after which no new run starts and the soak ends "
+                        "(0: none); the report says how many runs were made")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--out", type=Path, help="write the figures table here (markdown)")
     args = parser.parse_args(argv)
@@ -316,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     started = time.monotonic()
     lookback = timedelta(seconds=args.lookback)
+    stopped_at: list[int] = []
     with sandbox(args.volume) as base, database(args.db) as url:
         from courtflow.store.engine import make_engine
         from courtflow.store.migrate import upgrade
@@ -336,13 +341,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sync {resource} failed ({p.rc}): {p.err.strip()[-400:]}", flush=True)
             return p
 
+        def audit_one(resource: str) -> Proc:
+            return run("audit", resource, ["audit", "--resource", resource, "--repair", "-q"],
+                       env)
+
         def audit_all() -> None:
-            for resource in RESOURCES:
-                p = run("audit", resource, ["audit", "--resource", resource, "--repair", "-q"],
-                        env)
-                procs.append(p)
-                print(f"  audit {resource}: rc {p.rc} {p.out.strip().splitlines()[-1:]}"
-                      f"{p.err.strip()[-300:] if p.rc else ''}", flush=True)
+            # The resources' audits at once (each one process, as cron would start them).
+            with ThreadPoolExecutor(len(RESOURCES)) as audits:
+                for p in audits.map(audit_one, RESOURCES):
+                    procs.append(p)
+                    line = p.out.strip().splitlines()[-1:]
+                    print(f"  audit {p.resource}: rc {p.rc} {p.seconds:.0f} s "
+                          f"{line[0][:160] if line else ''}"
+                          f"{p.err.strip()[-300:] if p.rc else ''}", flush=True)
             samples.append(sample(url))
 
         for resource in RESOURCES:  # the first load
@@ -360,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for i in range(args.runs):
                 tick = time.monotonic()
+                if args.deadline and tick - started > args.deadline * 60:
+                    print(f"deadline: stopping after {i} runs", flush=True)
+                    stopped_at.append(i)
+                    break
                 resource = RESOURCES[i % len(RESOURCES)]
                 if resource in pending:
                     pending.pop(resource).result()

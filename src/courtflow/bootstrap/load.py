@@ -249,7 +249,7 @@ def _deletions(
     """Whether this load can find deletions (see courtflow.bootstrap.deletions), and the
     condition that picks the scope's rows in the table."""
     spec, scope, name = target.spec, target.scope, target.source.name
-    if target.export_date is None or (options.load_all and scope.filters):
+    if target.export_date is None or (options.load_all and scope.filters) or "id" not in header:
         return None, None
     try:
         where = local_condition(spec, scope, resource_table(spec)) if scope.filters else None
