@@ -235,7 +235,9 @@ def repair_window(
     for key in missing:
         calls += 1
         try:
-            record = client.get(f"{spec.path.strip('/')}/{key}/")
+            # The list walk's own field selection, so the row keeps one shape.
+            params = {"omit": ",".join(spec.default_omit)} if spec.default_omit else None
+            record = client.get(f"{spec.path.strip('/')}/{key}/", params)
         except (NotFoundError, GoneError):
             gone.append(key)
             continue
