@@ -1,7 +1,7 @@
 """Deletions: a ``deleted_at`` mark on every resource table, and the ids an export held.
 
 Revision ID: 0011_deletions
-Revises: 0009_bookings
+Revises: 0013_search (written on 0009_bookings; re-chained after main gained 0010 and 0013)
 Create Date: 2026-12-07
 
 - ``deleted_at`` (nullable): when courtflow found that the server no longer has the row
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_deletions"
-down_revision: str | None = "0009_bookings"
+down_revision: str | None = "0013_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,7 +35,7 @@ RESOURCE_TABLES: tuple[str, ...] = (
     "cl_gifts", "cl_investments", "cl_non_investment_incomes", "cl_opinions",
     "cl_opinions_cited", "cl_originating_court_information", "cl_parties", "cl_people",
     "cl_political_affiliations", "cl_positions", "cl_recap_documents", "cl_reimbursements",
-    "cl_retention_events", "cl_schools", "cl_sources", "cl_spouse_incomes",
+    "cl_retention_events", "cl_schools", "cl_sources", "cl_spouse_incomes", "cl_tag",
 )  # fmt: skip
 
 
