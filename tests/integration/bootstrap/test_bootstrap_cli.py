@@ -65,8 +65,8 @@ def test_bootstrap_from_a_url_prints_a_summary_and_spends_no_call(
     assert code == 0, err
     assert summary == {"stored": {}, "table_totals": {"dockets": 250}, "api_calls": 0,
                        "throttled": 0,
-                       "errors": 0, "rejected": 0, "bulk": {"files": 1, "rows_read": 250,
-                                             "rows_written": 250}}  # fmt: skip
+                       "errors": 0, "rejected": 0, "bulk": {"files": 1, "deleted": 0,
+                                             "rows_read": 250, "rows_written": 250}}  # fmt: skip
     assert "watermark 2024-02-29T00:00:00+00:00" in err
     code, _, err = _run(db_url, "--file", f"{base}/dockets-2024-04-01.csv.bz2",
                         monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
