@@ -1,7 +1,7 @@
 """Deletions: a ``deleted_at`` mark on every resource table, and the ids an export held.
 
 Revision ID: 0011_deletions
-Revises: 0013_search (written on 0009_bookings; re-chained after main gained 0010 and 0013)
+Revises: 0014_admit_now (written on 0009_bookings; re-chained after main gained 0010, 0013, 0014)
 Create Date: 2026-12-07
 
 - ``deleted_at`` (nullable): when courtflow found that the server no longer has the row
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_deletions"
-down_revision: str | None = "0013_search"
+down_revision: str | None = "0014_admit_now"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
