@@ -29,10 +29,10 @@ _UPGRADE_SCRIPT = textwrap.dedent(
     from courtflow.store.engine import make_engine
     from courtflow.store.migrate import current_revision, upgrade
     import alembic.command
-    url, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    url, ready, go, wait = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
     engine = make_engine(url)
     ready.touch()
-    deadline = time.monotonic() + bound(60)
+    deadline = time.monotonic() + float(wait)
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     upgrade(engine)
@@ -96,7 +96,8 @@ def test_concurrent_upgrades_from_two_processes_both_succeed(
     ready = [tmp_path / f"ready-{i}" for i in range(2)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _UPGRADE_SCRIPT, empty_db_url, str(flag), str(go)],
+            [sys.executable, "-c", _UPGRADE_SCRIPT, empty_db_url, str(flag), str(go),
+             str(bound(60))],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
