@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -812,6 +813,17 @@ def _level(args: argparse.Namespace) -> int:
     if args.quiet:
         return logging.ERROR
     return {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM (cron's or systemd's timeout, ``kill``) ends the process as an error does:
+    every ``finally`` runs, so its place in the budget's queue and its connections are
+    given back at once instead of lingering for others to wait behind."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

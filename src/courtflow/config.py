@@ -97,7 +97,7 @@ class Settings:
             database_url=validate_database_url(
                 env.get("COURTFLOW_DATABASE_URL", f"sqlite:///{DEFAULT_DATABASE_FILE}")
             ),
-            rates=parse_rates(env.get("COURTFLOW_RATES", DEFAULT_RATES)),
+            rates=parse_rates(env.get("COURTFLOW_RATES", DEFAULT_RATES), name="COURTFLOW_RATES"),
             headroom=_float(env, "COURTFLOW_HEADROOM", 0.0, low=0.0, high=0.99),
             safety_margin=_margin(env),
             learn_margin=_learns_margin(env),
@@ -175,10 +175,19 @@ def require_v4(url: str) -> None:
         )
 
 
+_SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
 def validate_database_url(text: str) -> str:
     url = text.strip()
     scheme = url.split(":", 1)[0].split("+", 1)[0]
-    if "://" not in url or scheme not in ("sqlite", "postgresql", "postgres"):
+    if "://" in url and scheme.isidentifier() and scheme not in _SUPPORTED_SCHEMES:
+        raise ConfigError(
+            f"COURTFLOW_DATABASE_URL: the {scheme}:// database is not supported; courtflow "
+            "stores into SQLite (sqlite:///courtflow.sqlite) or PostgreSQL "
+            "(postgresql+psycopg://user@host/db)"
+        )
+    if "://" not in url or scheme not in _SUPPORTED_SCHEMES:
         raise ConfigError(
             "COURTFLOW_DATABASE_URL is malformed: expected a SQLAlchemy URL such as "
             "sqlite:///courtflow.sqlite or postgresql+psycopg://user@host/db"

@@ -160,12 +160,23 @@ def settings_from_connection(
         merged["COURTLISTENER_API_BASE_URL"] = base_url_from(host, port=port, schema=schema)
     if password:
         merged["COURTLISTENER_API_TOKEN"] = password
+    given: dict[str, str] = {}
     for key, var in EXTRA_SETTINGS.items():
         # The UI may store form fields prefixed (extra__courtlistener__rates).
         value = extra.get(key, extra.get(f"extra__{CONN_TYPE}__{key}"))
         if value not in (None, ""):
             merged[var] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    return Settings.from_env(merged)
+            given[var] = key
+    try:
+        return Settings.from_env(merged)
+    except ConfigError as exc:
+        # Name the field the user typed, not only the variable it stands for.
+        message = str(exc)
+        for var, key in given.items():
+            if message.startswith(var):
+                raise ConfigError(f"the connection's {key!r} field ({var}){message[len(var):]}") \
+                    from None
+        raise
 
 
 def base_url_from(host: str, *, port: int | None = None, schema: str | None = None) -> str:

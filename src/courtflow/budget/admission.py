@@ -3,11 +3,13 @@
 The windows decide whether there is room (:func:`courtflow.budget.waits.room_at`); the
 queue decides who gets it (:func:`courtflow.budget.priorities.ahead_of`): a caller is
 admitted only when there is room and no live ticket is served before it. A refused
-caller that queues keeps (or takes) a ticket whose lease runs to its expected turn
-(:func:`courtflow.budget.waits.slot_at`) plus a grace, so waiters wake one by one at
-their own turn instead of together, and a crashed waiter's ticket soon stops counting.
+caller that queues keeps (or takes) a ticket that records its expected turn
+(:func:`courtflow.budget.waits.slot_at`), so waiters wake one by one at their own turn
+instead of together. Its lease is a heartbeat: ``hold`` plus a grace from each attempt,
+renewed by asking again, so a dead waiter's ticket stops counting within seconds.
 
-- PostgreSQL: ``courtflow_admit()`` (its latest text: migration ``0014_admit_now``),
+- PostgreSQL: ``courtflow_admit()`` (its latest text: migration ``0014_admit_now``; the
+  heartbeat lease: ``0012_tickets``, to be chained before 0014),
   one round trip.
 - SQLite: the same rule here, inside the ``BEGIN IMMEDIATE`` transaction.
 
@@ -62,7 +64,8 @@ from courtflow.store.coltypes import UTCDateTime
 
 _L, _B, _T = api_call_ledger, api_budget_blocks, api_budget_tickets
 SQLITE_NOW = func.strftime("%Y-%m-%d %H:%M:%f", "now")
-# A refused waiter re-asks at its turn; this long after it, its ticket no longer counts.
+# A refused waiter re-asks within its hold; this long after that, its ticket no longer
+# counts (its owner is gone: killed, or stopped waiting without giving the place up).
 DEFAULT_GRACE = 5.0
 
 
@@ -72,8 +75,8 @@ class Queueing:
 
     ``ticket``: its place from an earlier attempt (None: none yet). ``peek``: only ask
     whether it would be admitted (the trigger and sensor), reserving nothing. ``queue``:
-    take or renew a ticket when not admitted. The lease lasts to the expected turn, at
-    least ``hold`` seconds, plus ``grace``. ``linger`` (with ``queue``): once admitted,
+    take or renew a ticket when not admitted. The lease lasts ``hold`` plus ``grace``
+    seconds from this attempt: the caller must ask again before it runs out. ``linger`` (with ``queue``): once admitted,
     keep the ticket that long, so a caller between two calls keeps its class's claim
     (a lower class cannot take the rest of a burst meanwhile). ``shares``: minimum
     shares per class.
@@ -332,6 +335,9 @@ def _admit_sqlite(
                 kept = me.ticket
         elif me is not None:
             conn.execute(delete(_T).where(_T.c.id == me.ticket))
+        if me is not None and me.waiting_since is not None:
+            # Admitted after waiting: drop the tickets nobody renewed (0012_tickets).
+            conn.execute(delete(_T).where(_T.c.budget_key == key, _T.c.lease_until <= now_dt))
         return Seen(int(call_id), now_dt, blocked, server, blockers, kept, 0, now)
     wake = now
     if not (room and ahead == 0):
@@ -342,7 +348,9 @@ def _admit_sqlite(
             wake = max(wake, held)
     ticket = me.ticket if me is not None else None
     if q.queue and math.isfinite(wake):
-        lease = now_dt + timedelta(seconds=max(wake - now, q.hold) + q.grace)
+        # A heartbeat lease (0012_tickets): the waiter renews it by asking again, so the
+        # ticket of one that died stops counting within hold + grace, not at its turn.
+        lease = now_dt + timedelta(seconds=q.hold + q.grace)
         turn = now_dt + timedelta(seconds=wake - now)
         if me is None:
             times = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease,

@@ -41,7 +41,7 @@ from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
-__all__ = ["Budget", "WindowUsage", "dispose_reserving_engine", "reserving_engine"]
+__all__ = ["Budget", "WindowUsage", "behind_backoff", "dispose_reserving_engine", "reserving_engine"]
 
 log = logging.getLogger("courtflow.budget")
 
@@ -54,8 +54,16 @@ MARGIN_REFRESH = 2.0
 # to the trigger, which then renews it), beyond its expected turn.
 DEFER_HOLD = 120.0
 # A waiter whose turn has come but who still has others before it (they are about to
-# take their slots) re-asks after this, doubling, up to BEHIND_MAX.
-BEHIND_FIRST, BEHIND_MAX = 0.005, 0.25
+# take their slots) re-asks after this, doubling (at most BEHIND_STEPS times: the
+# exponent stays bounded however long the wait), up to BEHIND_MAX.
+BEHIND_FIRST, BEHIND_MAX, BEHIND_STEPS = 0.005, 0.25, 6
+# A queued waiter asks again at least this often, which renews its ticket's lease
+# (HEARTBEAT + grace, 0012_tickets): a waiter that died stops holding others back
+# within seconds rather than until its expected turn.
+HEARTBEAT = 2.0
+# A wait is announced to the listeners once, and again only when it grows by more than
+# this (the heartbeats in between are not news).
+ANNOUNCE_SLACK = 1.0
 # After an admission a caller keeps its class's claim this long (a page to store before
 # its next call), so a lower class cannot take the rest of a burst meanwhile.
 DEFAULT_LINGER = 1.0
@@ -63,6 +71,13 @@ DEFAULT_LINGER = 1.0
 # (per process; the answer is shared for usage_sync.FRESH_SECONDS), for waits this long.
 RESYNC_SECONDS = 30.0
 RESYNC_MIN_WAIT = 1.0
+
+
+def behind_backoff(behind: int) -> float:
+    """The re-ask delay of a waiter whose turn has come with others still before it, on
+    its ``behind``-th try in a row: doubling from BEHIND_FIRST, never above BEHIND_MAX,
+    and the exponent is capped so no count of tries can overflow a float."""
+    return min(BEHIND_FIRST * 2.0 ** min(max(behind, 0), BEHIND_STEPS), BEHIND_MAX)
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,8 @@ class Budget:
     reservation to the server (with ``learn_margin``: the ceiling of a margin learned
     from the ledger, :mod:`courtflow.budget.margin`). Waits up to ``max_sleep`` seconds
     are slept here; longer ones raise :class:`BudgetExhaustedError` so an Airflow task
-    can defer. Times come from the database's clock, so workers on skewed hosts agree.
+    can defer (``hold_on_defer``: the ticket is kept for the trigger; otherwise it is
+    given up). Times come from the database's clock, so workers on skewed hosts agree.
 
     ``priority`` is this caller's class (:mod:`courtflow.budget.classes`): a refused
     caller waits in the key's queue, behind higher classes and earlier arrivals of its
@@ -114,6 +130,7 @@ class Budget:
         share_span: int = DEFAULT_SHARE_SPAN,
         linger: float = DEFAULT_LINGER,
         db_retry: DbRetryPolicy | None = None,
+        hold_on_defer: bool = True,
     ) -> None:
         if not rates:
             raise ConfigError("the call budget needs at least one rate such as '5000/hour'")
@@ -144,6 +161,9 @@ class Budget:
         # (linger), or handed over by a deferral (adopt_ticket).
         self._held: dict[int, int] = {}
         self.max_sleep = max_sleep
+        # Airflow defers a wait longer than max_sleep and comes back for its ticket; a
+        # CLI that gives up exits, so its place must go with it (hold_on_defer=False).
+        self.hold_on_defer = hold_on_defer
         self.run_id, self.task_id, self.dag_id = run_id, task_id, dag_id
         self._sleep = sleep
         self._synchronous = synchronous
@@ -208,20 +228,24 @@ class Budget:
 
     # -- CallGate --------------------------------------------------------------------
     def reserve(self, endpoint: str) -> Ticket:
-        """Wait for room and this caller's turn (up to ``max_sleep`` at a time); reserve.
+        """Wait for room and this caller's turn (up to ``max_sleep`` in all); reserve.
 
         A refused caller holds a ticket in the key's queue and sleeps until its expected
-        turn, so waiters wake one by one in order. A wait longer than ``max_sleep``
-        raises :class:`BudgetExhaustedError` carrying the ticket, held for the caller's
-        return (:meth:`adopt_ticket`); any other exit gives the place up.
+        turn, asking again every ``HEARTBEAT`` seconds to keep the ticket alive, so
+        waiters wake one by one in order and a dead one soon stops counting. A wait that
+        would take longer than ``max_sleep`` in all raises :class:`BudgetExhaustedError`
+        carrying the ticket, held for the caller's return (:meth:`adopt_ticket`) when
+        ``hold_on_defer``; any other exit (error, signal) gives the place up.
         """
         thread = threading.get_ident()
         ticket = self._held.pop(thread, None)
         behind = 0
         keep = False
+        started = time.monotonic()
+        announced = -math.inf  # when the wait last told to the listeners ends (monotonic)
         try:
             while True:
-                r = self._attempt(endpoint, self.queueing(ticket, queue=True))
+                r = self._attempt(endpoint, self.queueing(ticket, queue=True, hold=HEARTBEAT))
                 ticket = r.ticket
                 if r.granted:
                     if ticket is not None:
@@ -234,7 +258,7 @@ class Budget:
                     )
                 wait = r.wait
                 if r.ahead > 0 and wait < BEHIND_MAX:
-                    wait = max(wait, min(BEHIND_FIRST * 2**behind, BEHIND_MAX))
+                    wait = max(wait, behind_backoff(behind))
                     behind += 1
                 else:
                     behind = 0
@@ -244,15 +268,18 @@ class Budget:
                     wait = min(wait, MARGIN_REFRESH)
                 if self._resync(r):
                     continue
-                if wait > self.max_sleep:
-                    if ticket is not None:
+                waited = time.monotonic() - started
+                if waited + wait > self.max_sleep:
+                    if ticket is not None and self.hold_on_defer:
                         self.hold(ticket, wait + DEFER_HOLD)
                         keep = True
                     raise BudgetExhaustedError(
                         f"call budget {self.key} has no room for {r.wait:.1f}s "
                         f"(until {ledger.at(r.available_at).isoformat()}; rates "
                         f"{format_rates(r.rates)}; {r.ahead} waiting before this "
-                        f"{self.priority} call); longer than max_sleep={self.max_sleep:g}s",
+                        f"{self.priority} call); with the {waited:.0f}s waited so far, "
+                        f"longer than max_sleep={self.max_sleep:g}s (COURTFLOW_MAX_SLEEP, "
+                        "or the connection's max_sleep)",
                         available_at=r.available_at,
                         wait_seconds=r.wait,
                         ticket=ticket,
@@ -262,9 +289,13 @@ class Budget:
                 reason = f"call budget full ({format_rates(r.rates)})"
                 if r.ahead > 0:
                     reason += f", {r.ahead} caller(s) ahead in the queue"
-                for listener in self.wait_listeners:
-                    listener(wait, reason)
-                self._sleep(wait)
+                moment = time.monotonic()
+                if moment + wait > announced + ANNOUNCE_SLACK:
+                    announced = moment + wait
+                    for listener in self.wait_listeners:
+                        listener(wait, reason)
+                # Queued: wake within the heartbeat to renew the ticket (and re-plan).
+                self._sleep(min(wait, HEARTBEAT) if ticket is not None else wait)
         except BaseException:
             if ticket is not None and not keep:
                 self.release(ticket)

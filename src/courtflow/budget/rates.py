@@ -61,12 +61,23 @@ def parse_rate(text: str) -> Rate:
     return Rate(limit=limit, period=float(period), text=text.strip())
 
 
-def parse_rates(value: str | Iterable[str]) -> tuple[Rate, ...]:
-    """Parse a comma-separated string or a list of rate strings; at least one rate."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    rates = tuple(parse_rate(item) for item in items if item.strip())
-    if not rates:
-        raise ConfigError("no rate given: expected a list such as '5000/hour' or '5/min,50/hour'")
+def parse_rates(value: str | Iterable[str], *, name: str | None = None) -> tuple[Rate, ...]:
+    """Parse a comma-separated string or a list of rate strings; at least one rate.
+
+    ``name`` is where the value came from (``COURTFLOW_RATES``): errors start with it,
+    so the user knows which setting to fix.
+    """
+    try:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        rates = tuple(parse_rate(item) for item in items if item.strip())
+        if not rates:
+            raise ConfigError(
+                "no rate given: expected a list such as '5000/hour' or '5/min,50/hour'"
+            )
+    except ConfigError as exc:
+        if name is None:
+            raise
+        raise ConfigError(f"{name}: {exc}") from None
     return rates
 
 

@@ -7,6 +7,9 @@ Airflow's task logs.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from courtflow.observe.logs import (
     JsonFormatter,
     LogContextFilter,
@@ -14,15 +17,31 @@ from courtflow.observe.logs import (
     current_log_context,
     log_context,
 )
-from courtflow.observe.metrics import (
-    MemorySink,
-    MetricsSink,
-    NullSink,
-    ObservedGate,
-    record_page,
-    record_watermark,
-    window_label,
-)
+
+if TYPE_CHECKING:
+    from courtflow.observe.metrics import (
+        MemorySink,
+        MetricsSink,
+        NullSink,
+        ObservedGate,
+        record_page,
+        record_watermark,
+        window_label,
+    )
+
+# The metrics names load courtflow.observe.metrics (and with it httpx) on first use only:
+# `courtflow --help` imports this package for its logs and must start fast.
+_LAZY = frozenset(
+    {"MemorySink", "MetricsSink", "NullSink", "ObservedGate", "record_page",
+     "record_watermark", "window_label"}
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module("courtflow.observe.metrics"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "JsonFormatter",

@@ -97,3 +97,8 @@ def test_default_connection_missing_means_the_environment_contract(
     monkeypatch.delenv("AIRFLOW_CONN_COURTLISTENER_DEFAULT", raising=False)
     monkeypatch.setenv("COURTFLOW_RATES", "9/min")
     assert [r.text for r in CourtListenerHook().get_settings().rates] == ["9/min"]
+
+
+def test_a_bad_rate_in_the_connection_names_its_rates_field() -> None:
+    with pytest.raises(ConfigError, match=r"^the connection's 'rates' field \(COURTFLOW_RATES\): "):
+        settings_from_connection(host=None, password=None, extra={"rates": "5/fortnight"}, env={})

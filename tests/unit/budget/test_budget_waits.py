@@ -138,3 +138,13 @@ def test_max_admissible_counts_full_windows_from_an_empty_log() -> None:
 
 def test_max_admissible_of_a_single_rate_is_bursts_times_limit() -> None:
     assert max_admissible([Rate(5, 1.0, "5/s")], 3.5) == 20
+
+
+def test_the_behind_backoff_is_bounded_however_many_tries() -> None:
+    from courtflow.budget.budget import BEHIND_FIRST, BEHIND_MAX, behind_backoff
+
+    assert behind_backoff(0) == BEHIND_FIRST
+    assert behind_backoff(1) == 2 * BEHIND_FIRST
+    # The crash: 2**behind after ~1100 tries overflowed a float.
+    for tries in (10, 1_100, 10**6, 10**18):
+        assert behind_backoff(tries) == BEHIND_MAX

@@ -88,3 +88,19 @@ def test_settle_lag_lookback_and_reject_ratio_are_read_and_checked() -> None:
                       ({"COURTFLOW_MAX_REJECT_RATIO": "2"}, "COURTFLOW_MAX_REJECT_RATIO")):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env(env)
+
+
+def test_an_unsupported_database_is_named_unsupported_not_malformed() -> None:
+    for url in ("mysql://u@h/db", "mysql+pymysql://u@h/db", "oracle://u@h/db"):
+        with pytest.raises(ConfigError, match="not supported") as caught:
+            Settings.from_env({"COURTFLOW_DATABASE_URL": url})
+        assert "malformed" not in str(caught.value)
+        assert url.split(":")[0].split("+")[0] + "://" in str(caught.value)
+    with pytest.raises(ConfigError, match="malformed"):
+        Settings.from_env({"COURTFLOW_DATABASE_URL": "not a url"})
+
+
+def test_a_bad_rate_names_courtflow_rates() -> None:
+    for bad in ("5/fortnight", "five/min", ",", "0x5/min"):
+        with pytest.raises(ConfigError, match=r"^COURTFLOW_RATES: "):
+            Settings.from_env({"COURTFLOW_RATES": bad})
