@@ -17,6 +17,7 @@ BENCHMARKS = (
     "benchmarks.dag_import_bench",
     "benchmarks.eval_limiters",
     "benchmarks.usage_bench",
+    "benchmarks.cli_start_bench",
 )
 
 

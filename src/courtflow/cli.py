@@ -10,34 +10,51 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
-import traceback
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Only light modules here: `courtflow --help` and `--version` must start fast, so
+# SQLAlchemy, httpx, Alembic and rich are imported inside the commands that use them
+# (tests/unit/core/test_cli_start.py, benchmarks/cli_start_bench.py).
 from courtflow import __version__
-from courtflow.budget import ledger
-from courtflow.budget.budget import Budget
-from courtflow.catalogue.filters import parse_filter_items
-from courtflow.catalogue.resources import RESOURCES, ResourceSpec, get_resource
+from courtflow.catalogue.resources import ResourceSpec
 from courtflow.catalogue.scope import Scope
 from courtflow.catalogue.window import Window, check_step, iso, parse_instant
-from courtflow.client.gate import CallGate
 from courtflow.config import Settings, parse_duration
-from courtflow.errors import CourtflowError, FatalError
+from courtflow.errors import BudgetExhaustedError, CourtflowError, FatalError, ThrottledError
 from courtflow.observe.logs import LOG_FORMATS, configure_logging, log_context
-from courtflow.observe.metrics import NullSink, ObservedGate
-from courtflow.redact import redact
-from courtflow.run.hints import explain, no_token_message
-from courtflow.run.plan import fmt_seconds, plan_calls
-from courtflow.run.progress import Progress, open_progress, say_retries
-from courtflow.run.summary import Stored, summarize
-from courtflow.run.sync import Pipeline, SyncResult, open_pipeline, server_limit, sync_window
-from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
+from courtflow.run.plan import fmt_seconds
 
-PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
+if TYPE_CHECKING:
+    from courtflow.budget.budget import Budget
+    from courtflow.client.gate import CallGate
+    from courtflow.run.progress import Progress
+    from courtflow.run.summary import Stored
+    from courtflow.run.sync import Pipeline, SyncResult
+
+
+class _ResourceNames(Sequence[str]):
+    """The resource names for ``--resource``'s choices, read from the catalogue only
+    when argparse checks or shows them (not for ``courtflow --help``; a ``metavar``
+    keeps ``add_argument`` from listing them while the parser is built)."""
+
+    def _names(self) -> list[str]:
+        from courtflow.catalogue.resources import RESOURCES
+
+        return sorted(RESOURCES)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
 
 
 def _window(args: argparse.Namespace) -> Window | None:
@@ -75,6 +92,7 @@ def _catch_up(args: argparse.Namespace, p: Pipeline, spec: ResourceSpec, scope: 
     """A run without --since reads from the watermark, less the lookback, to the server's
     clock less the settle lag. None when there is nothing to read yet."""
     from courtflow.catalogue.window import catch_up
+    from courtflow.run.sync import server_limit
     from courtflow.store import LOADED_FROM_START, get_watermark
 
     lookback = parse_duration(args.lookback, "--lookback") if args.lookback else settings.lookback
@@ -97,6 +115,10 @@ def _catch_up(args: argparse.Namespace, p: Pipeline, spec: ResourceSpec, scope: 
 
 def _scope(args: argparse.Namespace) -> tuple[ResourceSpec, Scope]:
     """The resource and its scope; bad filters are refused here, before any call."""
+    from courtflow.catalogue.filters import parse_filter_items
+    from courtflow.catalogue.resources import get_resource
+    from courtflow.catalogue.scope import Scope
+
     spec = get_resource(args.resource)
     return spec, Scope.of(spec, parse_filter_items(args.filter or ()))
 
@@ -116,12 +138,15 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def _ids(args: argparse.Namespace, kind: str, spec: ResourceSpec) -> tuple[str, str]:
+    import uuid
+
     run_id = args.run_id or f"{'cli' if kind == 'sync' else kind}__{uuid.uuid4().hex[:12]}"
     return run_id, f"{kind}.{spec.name}"
 
 
 def _observed(progress: Progress) -> Callable[[CallGate], CallGate]:
     """Every attempt: a JSON/text log line with the budget left, and a progress count."""
+    from courtflow.observe.metrics import NullSink, ObservedGate
 
     def wrap(gate: CallGate) -> CallGate:
         usage = getattr(gate, "usage", None)
@@ -135,7 +160,69 @@ def _with_priority(args: argparse.Namespace, settings: Settings, default: str) -
     return settings.with_overrides(priority=args.priority or settings.priority or default)
 
 
+def _max_wait(args: argparse.Namespace) -> float:
+    """The longest budget wait this run accepts: ``--max-wait``, else as long as it takes.
+
+    A CLI has nothing to defer to (COURTFLOW_MAX_SLEEP is Airflow's: a worker defers
+    rather than sleeps), so by default it waits, visibly, until the budget has room.
+    """
+    if not args.max_wait:
+        return math.inf
+    return parse_overlap(args.max_wait, "--max-wait").total_seconds()
+
+
+def _waiting_pipeline(args: argparse.Namespace, settings: Settings, progress: Progress,
+                      run_id: str, task_id: str) -> Any:  # fmt: skip
+    """``open_pipeline`` for a load that waits for the budget up to ``--max-wait`` and,
+    if it gives up, gives its place in the queue up with it (it exits)."""
+    from courtflow.run.sync import open_pipeline
+
+    return open_pipeline(settings, run_id=run_id, task_id=task_id,
+                         gate_wrapper=_observed(progress), on_retry=progress.on_retry,
+                         max_sleep=_max_wait(args), hold_on_defer=False)  # fmt: skip
+
+
+def _too_long(args: argparse.Namespace, budget: Budget, exc: BudgetExhaustedError) -> Exception:
+    """The error a CLI exits 75 with: when room returns (per full window), the option to change."""
+    from courtflow.run.plan import fmt_seconds
+
+    try:
+        full = [w for w in budget.usage() if w.remaining <= 0]
+    except Exception:  # the error matters more than its details
+        full = []
+    back = max([exc.available_at, *(w.available_at for w in full)])
+    windows = "; ".join(
+        f"{w.rate} full ({w.used}/{w.limit} used), "
+        f"{_day_or_window(w.rate)} room returns at {_iso(w.available_at)}"
+        for w in full
+    ) or f"room returns at {_iso(back)}"
+    return BudgetExhaustedError(
+        f"call budget: {windows}; waiting {fmt_seconds(exc.wait_seconds)} is longer than "
+        f"--max-wait {args.max_wait}. Rerun after {_iso(back)}, or give a longer "
+        "--max-wait (or none: wait as long as it takes)",
+        available_at=back, wait_seconds=exc.wait_seconds,
+    )  # fmt: skip
+
+
+def _day_or_window(rate: str) -> str:
+    from courtflow.budget.rates import parse_rates
+
+    period = parse_rates(rate)[0].period
+    return "the day's" if period == 86_400 else "its"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.run.progress import open_progress
+    from courtflow.run.summary import summarize
+    from courtflow.run.sync import sync_window
+    from courtflow.store.retry import DbRetryPolicy
+
     settings = _reject_ratio(args, _with_priority(args, settings, "incremental"))
     spec, scope = _scope(args)
     window = _window(args)
@@ -148,26 +235,28 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
         open_progress(f"sync {scope.label}", enabled=not args.quiet,
                       as_log=_json_logs(args)) as progress,
-        open_pipeline(settings, run_id=run_id, task_id=task_id,
-                      gate_wrapper=_observed(progress), on_retry=progress.on_retry) as p,
+        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
     ):  # fmt: skip
         progress.attach(p.budget)
         if window is None:
             window = _catch_up(args, p, spec, scope, settings)
-        result = None if window is None else sync_window(
-            p.engine,
-            p.client,
-            spec,
-            window,
-            run_id=run_id,
-            fields=_split_csv(args.fields),
-            omit=_split_csv(args.omit),
-            scope=scope,
-            on_page=progress.on_page,
-            db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
-            settle_lag=settings.settle_lag,
-            max_reject_ratio=settings.max_reject_ratio,
-        )  # fmt: skip
+        try:
+            result = None if window is None else sync_window(
+                p.engine,
+                p.client,
+                spec,
+                window,
+                run_id=run_id,
+                fields=_split_csv(args.fields),
+                omit=_split_csv(args.omit),
+                scope=scope,
+                on_page=progress.on_page,
+                db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
+                settle_lag=settings.settle_lag,
+                max_reject_ratio=settings.max_reject_ratio,
+            )  # fmt: skip
+        except BudgetExhaustedError as exc:
+            raise _too_long(args, p.budget, exc) from None
         stored = {} if result is None else {spec.name: _stored(result)}
         summary = summarize(p.engine, [spec], run_ids=[run_id], stored=stored)
         if every is not None:
@@ -225,6 +314,11 @@ def _apply_retention(args: argparse.Namespace, engine: Any, budget: Budget, reso
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.run.progress import open_progress
+    from courtflow.run.summary import Stored, summarize
+    from courtflow.run.sync import sync_window
+    from courtflow.store.retry import DbRetryPolicy
+
     settings = _reject_ratio(args, _with_priority(args, settings, "backfill"))
     spec, scope = _scope(args)
     if args.gaps:
@@ -248,16 +342,18 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
         open_progress(f"backfill {scope.label}", total=len(windows),
                       enabled=not args.quiet, as_log=_json_logs(args)) as progress,
-        open_pipeline(settings, run_id=run_id, task_id=task_id,
-                      gate_wrapper=_observed(progress), on_retry=progress.on_retry) as p,
+        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
     ):  # fmt: skip
         progress.attach(p.budget)
         for sub in windows:
-            result = sync_window(
-                p.engine, p.client, spec, sub, run_id=run_id, on_page=progress.on_page,
-                scope=scope, db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
-                settle_lag=settings.settle_lag, max_reject_ratio=settings.max_reject_ratio,
-            )  # fmt: skip
+            try:
+                result = sync_window(
+                    p.engine, p.client, spec, sub, run_id=run_id, on_page=progress.on_page,
+                    scope=scope, db_retry=DbRetryPolicy(seconds=settings.db_retry_seconds),
+                    settle_lag=settings.settle_lag, max_reject_ratio=settings.max_reject_ratio,
+                )  # fmt: skip
+            except BudgetExhaustedError as exc:
+                raise _too_long(args, p.budget, exc) from None
             stored = stored.plus(result.new, result.changed, result.unchanged)
             progress.window_done(skipped=result.skipped)
             if result.future:
@@ -293,11 +389,20 @@ def _gaps(
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.budget import ledger
+    from courtflow.catalogue.window import check_step
+    from courtflow.run.plan import PAGE_SIZE, fmt_seconds, plan_calls, planned_pages
+    from courtflow.run.progress import log_retries, say_retries
+    from courtflow.run.sync import open_pipeline
+
     spec, scope = _scope(args)
     window = _given_window(args)
-    run_id = f"plan__{uuid.uuid4().hex[:12]}"
-    with open_pipeline(settings, run_id=run_id, task_id="plan",
-                       on_retry=say_retries(enabled=not args.quiet)) as p:  # fmt: skip
+    step = check_step(args.step_hours, window)
+    # What `backfill --step-hours` walks: each window ends on its own partial last page.
+    windows = len(list(window.split(step))) if spec.incremental else 1
+    run_id = f"plan__{os.urandom(6).hex()}"
+    listen = log_retries() if _json_logs(args) else say_retries(enabled=not args.quiet)
+    with open_pipeline(settings, run_id=run_id, task_id="plan", on_retry=listen) as p:
         # A whole-refresh resource ignores the window, as `sync` does.
         count = p.client.count(
             spec,
@@ -305,20 +410,22 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             until=window.end if spec.incremental else None,
             filters=scope.params(),
         )
-        pages = max(1, math.ceil(count / PAGE_SIZE))
+        pages = planned_pages(count, windows, PAGE_SIZE)
         # After the count (its own call counted), with external usage already learnt
         # from api-usage/ when the pipeline opened.
         usage = p.budget.usage()
         with p.engine.connect() as conn:
             now = ledger.epoch(ledger.db_now(conn))
     estimate = plan_calls(pages, usage, now)
-    print(f"{scope.label} {window}: {count} records -> about {pages} calls (page size {PAGE_SIZE})")
+    split = f" in {windows} windows of {args.step_hours:g}h" if windows > 1 else ""
+    print(f"{scope.label} {window}: {count} records{split} -> about {pages} calls "
+          f"(page size {PAGE_SIZE}; each window ends on a partial page)")  # fmt: skip
     print("  (the count itself cost 1 call; retries would add more)")
     for w in estimate.windows:
         room = "now" if w.first_room_in <= 0 else f"in {fmt_seconds(w.first_room_in)}"
         need = ("room for all of them" if w.wait_seconds <= 0
                 else f"all of them through in about {fmt_seconds(w.wait_seconds)}")  # fmt: skip
-        print(f"  {w.rate:<12} used {w.used}/{w.limit}, remaining {w.remaining}, "
+        print(f"  {w.rate:<12} used/limit {w.used}/{w.limit}, remaining {w.remaining}, "
               f"room {room}: {need}")  # fmt: skip
     slow = estimate.slowest
     if slow is None:
@@ -421,7 +528,8 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
             f"in {w.available_at - now:.1f}s "
             f"({datetime.fromtimestamp(w.available_at, UTC).isoformat(timespec='seconds')})"
         )
-        print(f"  {w.rate:<12} used {w.used}/{w.limit} remaining {w.remaining} room {room}")
+        print(f"  {w.rate:<12} used/limit {w.used}/{w.limit} remaining {w.remaining} "
+              f"room {room}")  # fmt: skip
     _print_classes(engine, settings.budget_key)
     if settings.token is not None and not args.ledger_only:
         from courtflow.client import CourtListenerClient
@@ -436,7 +544,7 @@ def cmd_budget(args: argparse.Namespace, settings: Settings) -> int:
         print("server (api-usage/):")
         for uw in usage.user_windows:
             print(
-                f"  {uw.rate:<12} used {uw.used}/{uw.limit} remaining {uw.remaining} "
+                f"  {uw.rate:<12} used/limit {uw.used}/{uw.limit} remaining {uw.remaining} "
                 f"reset_at {uw.reset_at.isoformat() if uw.reset_at else '-'}"
             )
     return 0
@@ -467,6 +575,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from courtflow.catalogue.window import parse_instant
     from courtflow.observe.report import build_report
     from courtflow.store.engine import make_engine
     from courtflow.store.migrate import upgrade
@@ -488,9 +597,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     """Clear checkpoints on purpose, so their windows are walked again from the start."""
+    from courtflow.catalogue.window import Window, parse_instant
     from courtflow.store.engine import make_engine
     from courtflow.store.migrate import upgrade
     from courtflow.store.reset import clear_checkpoints
+    from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
     spec, scope = _scope(args)
     since = parse_instant(args.since, name="--since") if args.since else None
@@ -523,6 +634,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """``courtflow search``: courtflow.search.cli, with this module's logging and progress."""
+    from courtflow.run.progress import open_progress
     from courtflow.search import cli as search_cli
 
     return search_cli.cmd_search(
@@ -571,13 +683,14 @@ def parse_overlap(text: str, option: str = "--overlap") -> timedelta:
 
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
-    import json
-
     from courtflow.bootstrap import BootstrapOptions, bootstrap
+    from courtflow.catalogue.filters import parse_filter_items
+    from courtflow.catalogue.resources import get_resource
+    from courtflow.run.summary import summarize
     from courtflow.store.engine import make_engine
     from courtflow.store.migrate import upgrade
 
-    run_id = args.run_id or f"bootstrap__{uuid.uuid4().hex[:12]}"
+    run_id = args.run_id or f"bootstrap__{os.urandom(6).hex()}"
     options = BootstrapOptions(
         resource=args.resource,
         filters=parse_filter_items(args.filter or ()),
@@ -646,8 +759,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def windowed(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
-                       help="the API resource to load")  # fmt: skip
+        p.add_argument("--resource", required=True, choices=_ResourceNames(), metavar="RESOURCE",
+                       help="the API resource to load: %(choices)s")  # fmt: skip
         p.add_argument("--since", help="window start, ISO 8601 (UTC if no zone)")
         p.add_argument("--until", help="window end (exclusive); default now. Every window "
                        "end is clamped to the server's clock less COURTFLOW_SETTLE_LAG")
@@ -660,6 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
             "may be given again (type=010combined --filter type=020lead); checked before "
             "any call",
         )
+
+    def waits(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--max-wait", metavar="DURATION",
+            help="the longest wait for the call budget (30m, 2h, 0); past it, exit 75 "
+            "(EX_TEMPFAIL) saying when room returns. Default: wait as long as it takes",
+        )  # fmt: skip
 
     def prioritised(p: argparse.ArgumentParser, default: str) -> None:
         p.add_argument(
@@ -687,6 +807,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="without --since: start this long before the watermark, re-reading the tail "
         "of the last window (default $COURTFLOW_LOOKBACK or 1h)",
     )  # fmt: skip
+    waits(p)
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
@@ -709,12 +830,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gaps", action="store_true",
                    help="fill the gaps between the scope's loaded ranges (courtflow status "
                    "lists them), within --since/--until if given")  # fmt: skip
+    waits(p)
     p.add_argument("--step-hours", type=float, default=24.0, help="window size (default 24)")
     p.add_argument("--run-id", help="reuse to resume a stopped backfill's accounting")
     p.set_defaults(func=cmd_backfill)
 
     p = command("plan", "estimate the calls a range needs and the budget time")
     windowed(p)
+    p.add_argument("--step-hours", type=float, default=24.0,
+                   help="the backfill's window size to plan for (default 24)")  # fmt: skip
     p.set_defaults(func=cmd_plan)
 
     p = command("audit", "compare the server's count per window with the stored rows; "
@@ -753,8 +877,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="an export file, e.g. dockets-2026-10-31.csv.bz2 (local path or http(s) URL); "
         "repeatable",
     )  # fmt: skip
-    p.add_argument("--resource", choices=sorted(RESOURCES),
-                   help="the resource, when the file name does not say")  # fmt: skip
+    p.add_argument("--resource", choices=_ResourceNames(),
+                   metavar="RESOURCE",
+                   help="the resource, when the file name does not say: %(choices)s")  # fmt: skip
     p.add_argument("--filter", action="append", metavar="NAME=VALUE",
                    help="keep only the scope's rows (evaluated on the file's columns)")
     p.add_argument("--all", action="store_true",
@@ -783,8 +908,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = command("reset", "clear checkpoints of a resource (or scope) so its windows are refetched")
-    p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
-                   help="the resource whose checkpoints to clear")  # fmt: skip
+    p.add_argument("--resource", required=True, choices=_ResourceNames(), metavar="RESOURCE",
+                   help="the resource whose checkpoints to clear: %(choices)s")  # fmt: skip
     p.add_argument("--filter", action="append", metavar="NAME=VALUE",
                    help="the scope's filters, as given to sync (default: the whole resource)")
     p.add_argument("--since", help="only windows ending after this instant")
@@ -815,6 +940,47 @@ def _level(args: argparse.Namespace) -> int:
     return {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
 
 
+# The loggers JSON mode shows at default verbosity: start, progress, budget waits,
+# retries and the summary (one event per call needs -v).
+_JSON_DEFAULT_LOGGERS = ("courtflow.progress", "courtflow.cli")
+EX_TEMPFAIL = 75  # sysexits.h: try again later (cron's "not now, not broken")
+
+
+def _configure_logs(args: argparse.Namespace, secrets: tuple[Any, ...] = ()) -> None:
+    configure_logging(_level(args), args.log_format, secrets=secrets)
+    loud = _json_logs(args) and not args.quiet and not args.verbose
+    for name in _JSON_DEFAULT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if loud else logging.NOTSET)
+
+
+def _error(
+    args: argparse.Namespace, settings: Settings | None, message: str, code: int, *,
+    error_class: str | None = None, hint: str | None = None, plain: bool = False,
+    **fields: Any,
+) -> int:  # fmt: skip
+    """Tell an error (and what to do) on stderr: a line of text, or one JSON object.
+
+    ``plain``: the text line leaves the class out (configuration mistakes, the unexpected).
+    """
+    from courtflow.redact import redact
+
+    token = settings.token if settings else None
+    message = redact(message, token)
+    hint = redact(hint, token) if hint else None
+    if _json_logs(args):
+        logging.getLogger("courtflow.cli").error(
+            message,
+            extra={"event": "error", "error_class": error_class, "exit_code": code,
+                   "hint": hint.removeprefix("hint: ") if hint else None, **fields},
+        )  # fmt: skip
+        return code
+    named = f" ({error_class})" if error_class and not plain else ""
+    print(f"error{named}: {message}", file=sys.stderr)
+    if hint:
+        print(hint, file=sys.stderr)
+    return code
+
+
 def exit_on_sigterm() -> None:
     """SIGTERM (cron's or systemd's timeout, ``kill``) ends the process as an error does:
     every ``finally`` runs, so its place in the budget's queue and its connections are
@@ -834,6 +1000,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from courtflow.config import Settings
+    from courtflow.redact import redact
+    from courtflow.run.hints import explain, no_token_message
+
     settings: Settings | None = None
     log_format = args.log_format or os.environ.get("COURTFLOW_LOG_FORMAT", "text").strip()
     if log_format not in LOG_FORMATS:
@@ -841,11 +1011,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"got {log_format!r}", file=sys.stderr)  # fmt: skip
         return 2
     args.log_format = log_format
-    configure_logging(_level(args), log_format)
+    _configure_logs(args)
+    if threading.current_thread() is threading.main_thread():
+        exit_on_sigterm()
     try:
         settings = Settings.from_env()
-        configure_logging(_level(args), log_format,
-                          secrets=(settings.token,) if settings.token else ())  # fmt: skip
+        _configure_logs(args, secrets=(settings.token,) if settings.token else ())
         if args.command == "search":
             from courtflow.search import cli as search_cli
 
@@ -860,38 +1031,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "plan" or (args.command == "backfill" and not args.gaps):
                 _given_window(args)
             if settings.token is None:
-                print(no_token_message(), file=sys.stderr)
-                return 2
+                text = no_token_message().removeprefix("error: ")
+                return _error(args, settings, text, 2, error_class="ConfigError", plain=True)
         return int(args.func(args, settings))
+    except (BudgetExhaustedError, ThrottledError) as exc:
+        # Not broken, only not now: cron's "try again later" (EX_TEMPFAIL).
+        back = getattr(exc, "available_at", None)
+        if back is None:
+            back = time.time() + float(getattr(exc, "retry_after", 0.0))
+        return _error(args, settings, str(exc), EX_TEMPFAIL, error_class=type(exc).__name__,
+                      hint=explain(exc, settings), room_at=_iso(back))  # fmt: skip
     except FatalError as exc:
-        token = settings.token if settings else None
-        print(f"error: {redact(str(exc), token)}", file=sys.stderr)
-        hint = explain(exc, settings)
-        if hint:
-            print(hint, file=sys.stderr)
-        return 2
+        return _error(args, settings, str(exc), 2, error_class=type(exc).__name__,
+                      hint=explain(exc, settings), plain=True)  # fmt: skip
     except CourtflowError as exc:
-        token = settings.token if settings else None
-        print(f"error ({type(exc).__name__}): {redact(str(exc), token)}", file=sys.stderr)
-        hint = explain(exc, settings)
-        if hint:
-            print(hint, file=sys.stderr)
-        return 1
+        return _error(args, settings, str(exc), 1, error_class=type(exc).__name__,
+                      hint=explain(exc, settings))  # fmt: skip
     except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to resume from the last page", file=sys.stderr)
-        return 130
+        if not _json_logs(args):
+            print(file=sys.stderr)  # off the ^C
+        return _error(args, settings, "interrupted; rerun the same command to resume from the "
+                      "last page", 130, error_class="KeyboardInterrupt")  # fmt: skip
     except Exception as exc:
         # Never a traceback for a user: one line, and the traceback only with -v.
         token = settings.token if settings else None
         detail = (str(exc).strip().splitlines() or [""])[0]
-        print(
-            f"error: unexpected {type(exc).__name__}: {redact(detail, token)[:500]}"
+        code = _error(
+            args, settings,
+            f"unexpected {type(exc).__name__}: {redact(detail, token)[:500]}"
             f"{'' if args.verbose else ' (rerun with -v for the traceback)'}",
-            file=sys.stderr,
-        )
-        if args.verbose:
+            1, error_class=type(exc).__name__, plain=True,
+        )  # fmt: skip
+        if args.verbose and not _json_logs(args):
+            import traceback
+
             traceback.print_exc()
-        return 1
+        return code
 
 
 if __name__ == "__main__":

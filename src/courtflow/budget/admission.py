@@ -76,10 +76,10 @@ class Queueing:
     ``ticket``: its place from an earlier attempt (None: none yet). ``peek``: only ask
     whether it would be admitted (the trigger and sensor), reserving nothing. ``queue``:
     take or renew a ticket when not admitted. The lease lasts ``hold`` plus ``grace``
-    seconds from this attempt: the caller must ask again before it runs out. ``linger`` (with ``queue``): once admitted,
-    keep the ticket that long, so a caller between two calls keeps its class's claim
-    (a lower class cannot take the rest of a burst meanwhile). ``shares``: minimum
-    shares per class.
+    seconds from this attempt: the caller must ask again before it runs out. ``linger``
+    (with ``queue``): once admitted, keep the ticket that long, so a caller between two
+    calls keeps its class's claim (a lower class cannot take the rest of a burst
+    meanwhile). ``shares``: minimum shares per class.
     """
 
     priority: str = DEFAULT_PRIORITY

@@ -41,7 +41,9 @@ from courtflow.config import Settings
 from courtflow.errors import BlockedError, BudgetExhaustedError, ConfigError, CourtflowError
 from courtflow.store.retry import DbRetryPolicy, run_with_db_retry
 
-__all__ = ["Budget", "WindowUsage", "behind_backoff", "dispose_reserving_engine", "reserving_engine"]
+__all__ = [
+    "Budget", "WindowUsage", "behind_backoff", "dispose_reserving_engine", "reserving_engine",
+]  # fmt: skip
 
 log = logging.getLogger("courtflow.budget")
 

@@ -18,6 +18,8 @@ from typing import Protocol
 
 from courtflow.budget.rates import parse_rates
 
+PAGE_SIZE = 20  # the API's fixed page size on the main v4 endpoints
+
 
 @dataclass(frozen=True)
 class WindowRoom:
@@ -99,3 +101,39 @@ def fmt_seconds(seconds: float) -> str:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h"
+
+
+def planned_pages(count: int, windows: int, page_size: int) -> int:
+    """The pages (calls) a walk of ``count`` records split into ``windows`` windows takes.
+
+    Every window ends on its own partial last page, and an empty window still costs one
+    (empty) page, so a count of the whole range divided by the page size undercounts by
+    about half a page per window. Without a count per window (one call each, too dear on
+    a small quota), the records are taken as spread at random over the windows: each
+    window's count is Poisson with mean ``count / windows``; the expectation, rounded.
+    """
+    if windows < 1 or page_size < 1:
+        raise ValueError("planned_pages needs at least one window and a page size >= 1")
+    if count <= 0:
+        return windows
+    if windows == 1:  # the count is the window's own: exact
+        return math.ceil(count / page_size)
+    per_window = _expected_pages(count / windows, page_size)
+    return max(windows, round(per_window * windows))
+
+
+def _expected_pages(mean: float, page_size: int) -> float:
+    """E[max(1, ceil(X / page_size))] for X ~ Poisson(mean): 1 + sum over k >= 1 of
+    P(X > k * page_size)."""
+    if mean / page_size > 200:
+        # Many pages: the last page's fill is near uniform, (p - 1) / 2p of a page short.
+        return mean / page_size + (page_size - 1) / (2 * page_size)
+    total = 1.0
+    cdf = 0.0
+    log_mean = math.log(mean)
+    top = int(mean + 12 * math.sqrt(mean) + page_size)
+    for x in range(top + 1):
+        cdf += math.exp(-mean + x * log_mean - math.lgamma(x + 1))
+        if x >= page_size and x % page_size == 0:
+            total += max(0.0, 1.0 - cdf)
+    return total

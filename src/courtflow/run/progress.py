@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
 from rich.console import Console, Group
@@ -35,11 +36,13 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
+from courtflow.budget.rates import parse_rates
 from courtflow.client.courtlistener import CourtListenerClient, RetryEvent
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.run.plan import UsageLike
 
 log = logging.getLogger("courtflow.progress")
+DAY = 86_400.0
 
 
 class _Budget(Protocol):
@@ -132,28 +135,37 @@ class Progress:
     def on_budget_wait(self, seconds: float, reason: str) -> None:
         full = self._refresh_budget()
         if full:
-            reason = f"{', '.join(full)} full"
+            reason = f"{', '.join(u.rate for u in full)} full"
+            days = [u for u in full if _period(u.rate) >= DAY]
+            if days:
+                # A day's quota spent is the wait a cron user most needs the end of.
+                reason += f" (the day's room returns at {iso_z(days[0].available_at)})"
         hold = Hold("budget", f"waiting for the budget: {reason}", self._clock() + seconds)
         # Sub-second waits are the budget pacing calls, not news for a plain log.
-        self._hold(hold, say=seconds >= 1.0)
+        self._hold(hold, say=seconds >= 1.0, event="budget_wait",
+                   full=[u.rate for u in full])  # fmt: skip
 
     def on_retry(self, event: RetryEvent) -> None:
         with self._lock:
             self.retries += 1
         reason = (f"{event.error_class} on {event.url}: {event.reason}; "
                   f"retry {event.attempt + 1}/{event.max_attempts}")  # fmt: skip
-        self._hold(Hold("retry", reason, self._clock() + event.wait_seconds))
+        self._hold(Hold("retry", reason, self._clock() + event.wait_seconds), event="retry",
+                   error_class=event.error_class, attempt=event.attempt + 1)  # fmt: skip
 
     # -- rendering -----------------------------------------------------------------
-    def _hold(self, hold: Hold, *, say: bool = True) -> None:
+    def _hold(self, hold: Hold, *, say: bool = True, event: str, **fields: Any) -> None:
         with self._lock:
             self.hold = hold
         if self._live is None and say:
-            # Waits and retries are news: always one line, with the countdown's start.
+            # Waits and retries are news: always one line, with the countdown's start and
+            # the instant it ends (a cron log is read later).
             left = hold.left(self._clock())
-            self._write(f"{self.label}: {hold.reason}; next attempt in {left:.1f}s")
+            at = iso_z(time.time() + left)
+            self._write(f"{self.label}: {hold.reason}; next attempt in {left:.1f}s (at {at})",
+                        event=event, wait_seconds=round(left, 3), until=at, **fields)
 
-    def _refresh_budget(self) -> list[str]:
+    def _refresh_budget(self) -> list[UsageLike]:
         """Re-read the budget's windows; returns the full ones."""
         if self._budget is None:
             return []
@@ -161,10 +173,11 @@ class Progress:
             usage = self._budget.usage()
         except Exception:  # a display must never break the load it shows
             return []
-        line = "  ".join(f"{u.rate} {u.used}/{u.limit}" for u in usage)
+        # used/limit, said so: "10/10" alone could be read as remaining.
+        line = "  ".join(f"{u.rate} used {u.used}/{u.limit}" for u in usage)
         with self._lock:
             self.budget_line = line
-        return [u.rate for u in usage if u.remaining <= 0]
+        return [u for u in usage if u.remaining <= 0]
 
     def counts(self) -> str:
         elapsed = self._clock() - self.started
@@ -191,14 +204,15 @@ class Progress:
         budget = f"  budget {self.budget_line}" if self.budget_line else ""
         return f"{self.label}: {self.counts()}{budget}"
 
-    def _write(self, line: str) -> None:
+    def _write(self, line: str, *, event: str = "progress", **fields: Any) -> None:
         self._last_line = self._clock()
         if not self.enabled:
             return
         if self.as_log:
             # JSON logs on stderr: progress is one more JSON line, not loose text.
-            log.info(line, extra={"event": "progress", "pages": self.pages, "rows": self.rows,
-                                  "calls": self.calls, "windows": self.windows})  # fmt: skip
+            log.info(line, extra={"event": event, "pages": self.pages, "rows": self.rows,
+                                  "calls": self.calls, "windows": self.windows,
+                                  **fields})  # fmt: skip
             return
         self.stream.write(line + "\n")
         self.stream.flush()
@@ -225,7 +239,7 @@ class Progress:
             self._live = Live(self, console=console, refresh_per_second=4, transient=False)
             self._live.start()
         else:
-            self._write(f"{self.label}: started")
+            self._write(f"{self.label}: started", event="start")
 
     def stop(self) -> None:
         if self._live is not None:
@@ -291,6 +305,31 @@ def say_retries(
             out.flush()
 
     return tell
+
+
+def log_retries() -> Callable[[RetryEvent], None]:
+    """:func:`say_retries` for JSON logs: one ``retry`` event per retry."""
+
+    def tell(event: RetryEvent) -> None:
+        log.info(retry_line(event), extra={"event": "retry", "error_class": event.error_class,
+                                           "attempt": event.attempt + 1,
+                                           "wait_seconds": event.wait_seconds})  # fmt: skip
+
+    return tell
+
+
+def _period(rate: str) -> float:
+    try:
+        return parse_rates(rate)[0].period
+    except Exception:  # a display never fails on a label it cannot read
+        return 0.0
+
+
+def iso_z(epoch: float) -> str:
+    """``2026-12-07T16:05:03Z``: an instant for a human reading a log later."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )
 
 
 def retry_line(event: RetryEvent) -> str:

@@ -384,16 +384,20 @@ def open_pipeline(
     gate_wrapper: Callable[[CallGate], CallGate] | None = None,
     max_sleep: float | None = None,
     on_retry: RetryListener | None = None,
+    hold_on_defer: bool = True,
 ) -> Iterator[Pipeline]:
     """Engine (migrated), budget and client for one worker; closes the client after.
 
     ``on_retry`` hears every retry from the first call on (api-usage/ included).
+    ``hold_on_defer=False``: a caller that will not come back after a too-long wait (the
+    CLI exits) gives its place in the budget's queue up (:class:`Budget`).
     """
     if max_sleep is not None:
         settings = settings.with_overrides(max_sleep=max_sleep)
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    budget = Budget.from_settings(settings, engine, run_id=run_id, task_id=task_id, dag_id=dag_id)
+    budget = Budget.from_settings(settings, engine, run_id=run_id, task_id=task_id, dag_id=dag_id,
+                                  hold_on_defer=hold_on_defer)  # fmt: skip
     gate: CallGate = gate_wrapper(budget) if gate_wrapper else budget
     client = CourtListenerClient(settings, gate)
     if on_retry is not None:
