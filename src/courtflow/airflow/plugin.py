@@ -68,12 +68,25 @@ def create_app() -> Any:
 
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import Depends, FastAPI, HTTPException, Query
-    from fastapi.responses import HTMLResponse
+    from fastapi import Depends, FastAPI, HTTPException, Query, Request
+    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from courtflow.airflow.quota import DEFAULT_HOURS, render_html
 
     app = FastAPI(title="courtflow quota", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def login_first(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser that is not logged in is sent to Airflow's login page, and back here
+        after it; an API client (no ``Accept: text/html``) keeps the plain 401."""
+        if exc.status_code == 401 and wants_page(request.url.path, request.headers):
+            from airflow.api_fastapi.app import get_auth_manager
+
+            login = get_auth_manager().get_url_login(next_url=str(request.url))
+            return RedirectResponse(login, status_code=303)
+        return await http_exception_handler(request, exc)
 
     def readable_dags(user: Annotated[BaseUser, Depends(get_user)]) -> set[str]:
         """The DAGs the authenticated user may read; none at all is a 403."""
@@ -98,9 +111,16 @@ def create_app() -> Any:
     return app
 
 
+def wants_page(path: str, headers: Any) -> bool:
+    """The HTML page asked for by a browser (which says it accepts text/html)."""
+    return path.rstrip("/").endswith("/quota") and "/api/" not in path and "text/html" in str(
+        headers.get("accept", "")
+    )
+
+
 def collect_view(dag_ids: set[str], hours: int) -> "QuotaView":
     """Every connection's figures plus the budget waits Airflow knows of."""
-    from courtflow.airflow.quota import QuotaView, budget_figures
+    from courtflow.airflow.quota import QuotaView, budget_figures, with_waiting
 
     now = datetime.now(UTC)
     budgets = []
@@ -110,9 +130,13 @@ def collect_view(dag_ids: set[str], hours: int) -> "QuotaView":
             continue
         budgets.append(budget_figures(conn_id, settings, hours=hours, dag_ids=dag_ids))
     since = now - timedelta(hours=hours)
+    waiting = waiting_now(dag_ids)
+    # A task deferred now has deferred at least once in this try, which its result (read
+    # when it ends) does not count yet: the hours and "Waiting now" agree.
+    per_hour = with_waiting(deferrals_per_hour(dag_ids, since), waiting, since, now)
     return QuotaView(
         generated_at=now, hours=hours, budgets=tuple(budgets),
-        waiting=waiting_now(dag_ids), deferrals_per_hour=deferrals_per_hour(dag_ids, since),
+        waiting=waiting, deferrals_per_hour=per_hour,
     )  # fmt: skip
 
 

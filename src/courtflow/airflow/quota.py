@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from sqlalchemy import Engine, case, func, inspect, select
+from sqlalchemy import Engine, inspect
 
 from courtflow.config import Settings
+from courtflow.observe.status import Lag, TaskCalls, calls_by_task, watermark_lags
 from courtflow.redact import redact
 
 DEFAULT_HOURS = 6
@@ -42,23 +43,6 @@ class HourFigures:
     calls: int
     throttled: int
     errors: int
-
-
-@dataclass(frozen=True)
-class TaskCalls:
-    dag_id: str
-    task_id: str
-    calls: int
-    throttled: int
-    last: datetime | None
-
-
-@dataclass(frozen=True)
-class Lag:
-    resource: str
-    scope: str
-    watermark: datetime
-    lag_seconds: float
 
 
 @dataclass(frozen=True)
@@ -85,13 +69,33 @@ class Waiting:
     since: datetime | None
 
 
+def with_waiting(
+    per_hour: tuple[tuple[datetime, int], ...],
+    waiting: tuple[Waiting, ...],
+    since: datetime,
+    now: datetime,
+) -> tuple[tuple[datetime, int], ...]:
+    """The deferrals per hour of ended tasks plus one for each task deferred right now,
+    in the hour it deferred (the hour of ``now`` when that is unknown or before
+    ``since``): every task listed as waiting is counted in some hour of the view."""
+    hours: dict[datetime, int] = {}
+    for hour, count in per_hour:
+        hours[hour] = hours.get(hour, 0) + count
+    for w in waiting:
+        at = w.since if w.since is not None and w.since >= since else now
+        hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hours[hour] = hours.get(hour, 0) + 1
+    return tuple(sorted(hours.items()))
+
+
 @dataclass(frozen=True)
 class QuotaView:
     generated_at: datetime
     hours: int
     budgets: tuple[BudgetFigures, ...]
     waiting: tuple[Waiting, ...] = ()
-    # Budget deferrals of sync tasks that ended in each hour (from their results).
+    # Budget deferrals of sync tasks that ended in each hour (from their results), plus
+    # one for each task waiting now (plugin.collect_view, quota.with_waiting).
     deferrals_per_hour: tuple[tuple[datetime, int], ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
@@ -164,47 +168,6 @@ def _figures(
         hours=per_hour,
         by_task=calls_by_task(engine, budget.key, since, dag_ids),
         lags=watermark_lags(engine, current),
-    )
-
-
-def calls_by_task(
-    engine: Engine, budget_key: str, since: datetime, dag_ids: Collection[str] | None
-) -> tuple[TaskCalls, ...]:
-    """Calls and 429s per DAG and task since ``since`` (only ``dag_ids`` when given)."""
-    from courtflow.observe.history import IS_OURS, IS_THROTTLED, L
-
-    throttled = func.coalesce(func.sum(case((IS_THROTTLED, 1), else_=0)), 0)
-    stmt = (
-        select(L.dag_id, L.task_id, func.count(), throttled, func.max(L.reserved_at))
-        .where(L.budget_key == budget_key, L.reserved_at >= since, L.dag_id.is_not(None), IS_OURS)
-        .group_by(L.dag_id, L.task_id)
-        .order_by(L.dag_id, L.task_id)
-    )
-    if dag_ids is not None:
-        stmt = stmt.where(L.dag_id.in_(sorted(dag_ids)))
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return tuple(
-        TaskCalls(str(r[0]), str(r[1] or "-"), int(r[2]), int(r[3]),
-                  _aware(r[4]) if r[4] is not None else None)
-        for r in rows
-    )
-
-
-def watermark_lags(engine: Engine, now: datetime) -> tuple[Lag, ...]:
-    """Each resource's and scope's watermark and how far it trails ``now``."""
-    from courtflow.observe.metrics import watermark_lag_seconds
-    from courtflow.store.tables import sync_watermarks as w
-
-    if not inspect(engine).has_table(w.name):
-        return ()
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(w.c.resource, w.c.scope, w.c.watermark).order_by(w.c.resource, w.c.scope)
-        ).all()
-    return tuple(
-        Lag(str(r[0]), str(r[1] or ""), _aware(r[2]), watermark_lag_seconds(_aware(r[2]), now))
-        for r in rows
     )
 
 

@@ -264,6 +264,7 @@ class Budget:
                     behind += 1
                 else:
                     behind = 0
+                full_wait = wait  # until the expected turn; the re-asks below come sooner
                 if self._margin_cold:
                     # The wait was planned with the ceiling: re-plan once the first
                     # calls have taught the margin, rather than sleep the ceiling out.
@@ -271,7 +272,9 @@ class Budget:
                 if self._resync(r):
                     continue
                 waited = time.monotonic() - started
-                if waited + wait > self.max_sleep:
+                # The whole wait counts, not the first re-ask's share of it: a caller
+                # that will not wait that long leaves now, not after max_sleep.
+                if waited + full_wait > self.max_sleep:
                     if ticket is not None and self.hold_on_defer:
                         self.hold(ticket, wait + DEFER_HOLD)
                         keep = True
@@ -292,10 +295,10 @@ class Budget:
                 if r.ahead > 0:
                     reason += f", {r.ahead} caller(s) ahead in the queue"
                 moment = time.monotonic()
-                if moment + wait > announced + ANNOUNCE_SLACK:
-                    announced = moment + wait
+                if moment + full_wait > announced + ANNOUNCE_SLACK:
+                    announced = moment + full_wait
                     for listener in self.wait_listeners:
-                        listener(wait, reason)
+                        listener(full_wait, reason)
                 # Queued: wake within the heartbeat to renew the ticket (and re-plan).
                 self._sleep(min(wait, HEARTBEAT) if ticket is not None else wait)
         except BaseException:

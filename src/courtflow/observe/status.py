@@ -16,13 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, func, inspect, literal, or_, select, table
+from sqlalchemy import (
+    Connection,
+    Engine,
+    case,
+    column,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    table,
+)  # fmt: skip
 
 from courtflow.budget import ledger
 from courtflow.budget.bookings import Booked, booked
@@ -378,3 +389,67 @@ def as_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+# -- the Airflow quota view's figures (courtflow.airflow.quota renders them) --------------
+@dataclass(frozen=True)
+class TaskCalls:
+    dag_id: str
+    task_id: str
+    calls: int
+    throttled: int
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class Lag:
+    resource: str
+    scope: str
+    watermark: datetime
+    lag_seconds: float
+
+
+def _utc_of(value: Any) -> datetime:
+    result = as_utc(value)
+    assert result is not None
+    return result
+
+
+def calls_by_task(
+    engine: Engine, budget_key: str, since: datetime, dag_ids: Collection[str] | None
+) -> tuple[TaskCalls, ...]:
+    """Calls and 429s per DAG and task since ``since`` (only ``dag_ids`` when given)."""
+    from courtflow.observe.history import IS_OURS, IS_THROTTLED, L
+
+    throttled = func.coalesce(func.sum(case((IS_THROTTLED, 1), else_=0)), 0)
+    stmt = (
+        select(L.dag_id, L.task_id, func.count(), throttled, func.max(L.reserved_at))
+        .where(L.budget_key == budget_key, L.reserved_at >= since, L.dag_id.is_not(None), IS_OURS)
+        .group_by(L.dag_id, L.task_id)
+        .order_by(L.dag_id, L.task_id)
+    )
+    if dag_ids is not None:
+        stmt = stmt.where(L.dag_id.in_(sorted(dag_ids)))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return tuple(
+        TaskCalls(str(r[0]), str(r[1] or "-"), int(r[2]), int(r[3]),
+                  _utc_of(r[4]) if r[4] is not None else None)
+        for r in rows
+    )
+
+
+def watermark_lags(engine: Engine, now: datetime) -> tuple[Lag, ...]:
+    """Each resource's and scope's watermark and how far it trails ``now``."""
+    w = sync_watermarks
+
+    if not inspect(engine).has_table(w.name):
+        return ()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(w.c.resource, w.c.scope, w.c.watermark).order_by(w.c.resource, w.c.scope)
+        ).all()
+    return tuple(
+        Lag(str(r[0]), str(r[1] or ""), _utc_of(r[2]), watermark_lag_seconds(_utc_of(r[2]), now))
+        for r in rows
+    )
