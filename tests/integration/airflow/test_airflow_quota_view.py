@@ -157,6 +157,10 @@ def browse(chromium: str, base: str, tmp: Path) -> tuple[Path, str, list[list[st
 
     Returns the screenshot, the framed view's text and its windows table rows."""
     with chromium_page(chromium, tmp / "chromium-profile", free_port()) as page:
+        # The view's own address, logged out: Airflow's login page, not a JSON 401.
+        page.goto(f"{base}/courtflow/quota")
+        page.wait_for("location.pathname.startsWith('/auth/login')")
+        assert "Not authenticated" not in str(page.evaluate("document.body.innerText"))
         page.goto(f"{base}/plugin/courtlistener-quota")
         # Airflow sends an unauthenticated visitor to its login page.
         page.wait_for("location.pathname.startsWith('/auth/login')")
@@ -173,5 +177,9 @@ def browse(chromium: str, base: str, tmp: Path) -> tuple[Path, str, list[list[st
             f"Array.from({frame}.contentDocument.querySelector('table').rows).slice(1)"
             ".map(r => Array.from(r.cells).map(c => c.innerText.trim()))"
         )
+        # Logged in, the view's own address shows the page itself.
+        page.goto(f"{base}/courtflow/quota")
+        page.wait_for("document.querySelector('table') !== null")
+        assert page.evaluate("location.pathname") == "/courtflow/quota"
     assert re.search(r"CourtListener quota", framed), framed[:2000]
     return shot, framed, rows

@@ -79,3 +79,46 @@ def test_the_plugin_declares_its_app_and_a_nav_entry() -> None:
     assert app["url_prefix"] == "/courtflow" and isinstance(app["app"], plugin.LazyApp)
     (view,) = plugin.CourtflowPlugin.external_views
     assert (view["href"], view["destination"]) == ("/courtflow/quota", "nav")
+
+
+class LoginManager:
+    def get_url_login(self, **kwargs: Any) -> str:
+        from urllib.parse import urlencode
+
+        return f"/auth/login?{urlencode({'next': kwargs['next_url']})}"
+
+
+def test_a_browser_that_is_not_logged_in_is_sent_to_the_login_page(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airflow.api_fastapi.app as api_app
+
+    monkeypatch.setattr(api_app, "get_auth_manager", lambda: LoginManager())
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = client.get("/quota", headers=browser, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/auth/login?next=")
+    assert "quota" in page.headers["location"]
+    # The JSON endpoint, and a client that does not ask for a page, keep the 401.
+    assert client.get("/api/quota", headers=browser, follow_redirects=False).status_code == 401
+    assert client.get("/quota", follow_redirects=False).status_code == 401
+    assert client.seen == []
+
+
+def test_deferrals_per_hour_count_the_tasks_waiting_now() -> None:
+    from courtflow.airflow.quota import Waiting, with_waiting
+
+    now = datetime(2024, 1, 1, 12, 40, tzinfo=UTC)
+    since = datetime(2024, 1, 1, 6, tzinfo=UTC)
+    ended = ((datetime(2024, 1, 1, 11, tzinfo=UTC), 2),)
+    waiting = (
+        Waiting("cl", "dockets.sync", "r1", datetime(2024, 1, 1, 11, 30, tzinfo=UTC)),
+        Waiting("cl", "people.sync", "r1", datetime(2024, 1, 1, 12, 5, tzinfo=UTC)),
+        Waiting("cl", "courts.sync", "r0", None),  # unknown: counted now
+    )
+    hours = with_waiting(ended, waiting, since, now)
+    assert hours == ((datetime(2024, 1, 1, 11, tzinfo=UTC), 3),
+                     (datetime(2024, 1, 1, 12, tzinfo=UTC), 2))  # fmt: skip
+    # Nothing waiting, nothing added; every waiting task is in some hour.
+    assert with_waiting(ended, (), since, now) == ended
+    assert sum(n for _, n in hours) == sum(n for _, n in ended) + len(waiting)
