@@ -51,6 +51,6 @@ def test_budget_command_shows_ledger_and_server_windows(tmp_path: Path) -> None:
     ledger = [line for line in lines if line.strip().startswith("5/min") and "room" in line]
     server = [line for line in lines if line.strip().startswith("5/min") and "reset_at" in line]
     assert ledger and server, out.stdout
-    used = int(ledger[0].split("used ")[1].split("/")[0])
+    used = int(ledger[0].split("used/limit ")[1].split("/")[0])
     assert 1 <= used <= 5
     assert DEMO_TOKEN not in out.stdout + out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from courtflow.client.courtlistener import RetryEvent
 from courtflow.client.gate import CallReport, PassThroughGate
@@ -36,10 +37,12 @@ def test_plain_lines_count_calls_before_pages_and_tell_waits_and_retries() -> No
     lines = out.getvalue().splitlines()
     assert lines[0] == "backfill dockets: started"
     assert lines[1].startswith("backfill dockets: windows 0/2  pages 1  rows 20  calls 1  ")
-    assert lines[2] == ("backfill dockets: waiting for the budget: call budget full (10/10s); "
-                        "next attempt in 7.5s")  # fmt: skip
-    assert lines[3] == ("backfill dockets: ServerError on https://h/api/rest/v4/dockets/: "
-                        "HTTP 502; retry 2/5; next attempt in 1.2s")  # fmt: skip
+    # Each wait also says the instant it ends (a cron log is read later).
+    assert re.fullmatch(r"backfill dockets: waiting for the budget: call budget full \(10/10s\); "
+                        r"next attempt in 7\.5s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)",
+                        lines[2]), lines[2]  # fmt: skip
+    assert lines[3].startswith("backfill dockets: ServerError on https://h/api/rest/v4/dockets/: "
+                               "HTTP 502; retry 2/5; next attempt in 1.2s (at ")  # fmt: skip
     assert lines[4].startswith("backfill dockets: windows 1/2  pages 1  rows 20  calls 1  ")
     assert "retries 1" in lines[4] and len(lines) == 5
 
