@@ -738,7 +738,8 @@ def _priority(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
+    """The parser; ``search=False`` lists ``search`` without building its options."""
     parser = argparse.ArgumentParser(
         prog="courtflow",
         description="Rate-budgeted CourtListener ingestion: sync, backfill, plan, status, "
@@ -916,11 +917,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="only windows starting before this instant")
     p.set_defaults(func=cmd_reset)
 
-    from courtflow.search import cli as search_cli
+    if search:
+        from courtflow.search import cli as search_cli
 
-    search_cli.add_parser(command, prioritised)
-    p = sub.choices["search"]
-    p.set_defaults(func=cmd_search)
+        search_cli.add_parser(command, prioritised)
+        p = sub.choices["search"]
+        p.set_defaults(func=cmd_search)
+    else:
+        # Listed for --help; its options (and SQLAlchemy, which courtflow.search.cli
+        # imports) load only when the command is search: `courtflow --help` starts fast.
+        command("search", "search-defined scopes over search/ (v4): run (default), plan, "
+                "status or reset (courtflow search --help lists its options)")  # fmt: skip
 
     # Listed for --help; main() hands `courtflow sandbox ...` to the sandbox's own parser.
     sub.add_parser("sandbox", help="run the CourtListener sandbox server (see sandbox --help)")
@@ -999,7 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from courtflow.sandbox.__main__ import main as sandbox_main
 
         return sandbox_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(search="search" in argv).parse_args(argv)
     from courtflow.config import Settings
     from courtflow.redact import redact
     from courtflow.run.hints import explain, no_token_message

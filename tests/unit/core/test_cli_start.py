@@ -55,6 +55,10 @@ def test_resource_choices_are_still_checked_and_listed() -> None:
     from courtflow.cli import build_parser
 
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["sync", "--resource", "nope", "--since", "2024-01-01"])
-    help_text = build_parser()._subparsers._group_actions[0].choices["sync"].format_help()  # type: ignore[union-attr]
+        build_parser(search=False).parse_args(
+            ["sync", "--resource", "nope", "--since", "2024-01-01"]
+        )
+    parser = build_parser(search=False)
+    sync = parser._subparsers._group_actions[0].choices["sync"]  # type: ignore[union-attr]
+    help_text = sync.format_help()
     assert "dockets" in help_text and "clusters" in help_text
