@@ -270,6 +270,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stored(result: SyncResult) -> Stored:
+    from courtflow.run.summary import Stored
+
     return Stored(result.new, result.changed, result.unchanged)
 
 

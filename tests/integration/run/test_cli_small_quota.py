@@ -99,9 +99,10 @@ def test_json_mode_every_stderr_line_of_a_succeeding_run_is_an_event(
     assert DEMO_TOKEN not in done.stderr
 
 
-def test_json_mode_with_v_adds_one_event_per_call(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    sandbox.state.reset_throttle()
-    done = courtflow(environment(sandbox, tmp_path / "v.sqlite", rates="1000/min"),
+def test_json_mode_with_v_adds_one_event_per_call(
+    clean_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    done = courtflow(environment(clean_sandbox, tmp_path / "v.sqlite", rates="1000/min"),
                      "--log-format", "json", "-v", "sync", "--resource", "courts",
                      "--since", "2024-01-01")  # fmt: skip
     assert done.returncode == 0, done.stderr
