@@ -56,9 +56,9 @@ clock), and it keeps one key's state in plain lists.
    from (``now`` with fewer calls); ``blocked_until``; the bookings' hold; infinite when
    some ``N_i = 0``. With ``queue`` and a finite wake, the caller takes a ticket
    (arriving and waiting since now) or renews its own (one back from its linger
-   re-arrives now): ``turn_at = wake``, ``lease_until = now + max(wake - now, hold) +
-   grace``; then lapsed tickets and lapsed or used-up bookings are dropped. Decision:
-   refused, ``wake``, ``ahead``, the caller's live ticket (if any).
+   re-arrives now): ``turn_at = wake``, ``lease_until = now + hold + grace`` (a
+   heartbeat: the waiter asks again within it, 0012_tickets); then lapsed tickets and
+   lapsed or used-up bookings are dropped. Decision: refused, ``wake``, ``ahead``, the caller's live ticket (if any).
 
 Outside attempts: a report sets a row's report time; giving up removes a ticket;
 booking, cancelling, usage elsewhere and a 429 change the state as named.
@@ -213,7 +213,7 @@ class KeyModel:
                 wake = max(wake, held)
         ticket = me.id if me is not None else None
         if ask.queue and math.isfinite(wake):
-            lease = now + max(wake - now, ask.hold) + ask.grace
+            lease = now + ask.hold + ask.grace  # a heartbeat lease (0012_tickets)
             if me is None:
                 ticket = self._next_id()
                 self.tickets.append(
