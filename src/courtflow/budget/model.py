@@ -58,7 +58,8 @@ clock), and it keeps one key's state in plain lists.
    (arriving and waiting since now) or renews its own (one back from its linger
    re-arrives now): ``turn_at = wake``, ``lease_until = now + hold + grace`` (a
    heartbeat: the waiter asks again within it, 0012_tickets); then lapsed tickets and
-   lapsed or used-up bookings are dropped. Decision: refused, ``wake``, ``ahead``, the caller's live ticket (if any).
+   lapsed or used-up bookings are dropped. Decision: refused, ``wake``, ``ahead``, the
+   caller's live ticket (if any).
 
 Outside attempts: a report sets a row's report time; giving up removes a ticket;
 booking, cancelling, usage elsewhere and a 429 change the state as named.
