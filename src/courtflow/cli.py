@@ -306,6 +306,7 @@ def _apply_retention(args: argparse.Namespace, engine: Any, budget: Budget, reso
     """A scheduled run keeps the ledger and the checkpoints bounded: ledger rows older
     than every window and --retention are rolled up and deleted; completed windows older
     than --retention are folded into one per loaded range (courtflow.store.retention)."""
+    from courtflow.budget import ledger
     from courtflow.store.retention import merge_old_checkpoints
 
     keep = parse_overlap(args.retention, "--retention")
@@ -441,7 +442,11 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Counts per window against the server; --repair re-walks the drifted ones."""
+    from courtflow.budget import ledger
     from courtflow.run import audit
+    from courtflow.run.plan import plan_calls
+    from courtflow.run.progress import say_retries
+    from courtflow.run.sync import open_pipeline
 
     settings = _with_priority(args, settings, "backfill")
     spec, scope = _scope(args)
@@ -846,7 +851,7 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
 
     p = command("audit", "compare the server's count per window with the stored rows; "
                 "--repair re-walks drifted windows and marks what the server deleted")
-    p.add_argument("--resource", required=True, choices=sorted(RESOURCES),
+    p.add_argument("--resource", required=True, choices=_ResourceNames(), metavar="RESOURCE",
                    help="the API resource to audit")  # fmt: skip
     p.add_argument("--filter", action="append", metavar="NAME=VALUE",
                    help="the scope's filters, as given to sync (default: the whole resource)")
