@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012_tickets"
-down_revision: str | None = "0009_bookings"
+down_revision: str | None = "0010_ranges"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
