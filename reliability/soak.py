@@ -330,11 +330,20 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         env = {**os.environ, "COURTLISTENER_API_BASE_URL": base,
                "COURTLISTENER_API_TOKEN": DEMO_TOKEN, "COURTFLOW_DATABASE_URL": url,
-               "COURTFLOW_RATES": RATES}  # fmt: skip
+               "COURTFLOW_RATES": RATES,
+               # The sandbox commits each edit at once: no late commit to wait for, so the
+               # end of the run can compare the mirror with the server's latest state.
+               "COURTFLOW_SETTLE_LAG": "1s"}  # fmt: skip
+        first_load = dict.fromkeys(RESOURCES, True)
 
         def sync(resource: str, extra: tuple[str, ...] = ()) -> Proc:
-            since = catch_up_since(url, resource, lookback)
-            p = run("sync", resource, ["sync", "--resource", resource, "--since", since, "-q",
+            # A cron line: the first load from the start of time, then catch-up runs with
+            # no --since (the watermark less --lookback, up to the server's clock less the
+            # settle lag).
+            window = (["--since", catch_up_since(url, resource, lookback)]
+                      if first_load[resource] else ["--lookback", f"{args.lookback:g}s"])
+            first_load[resource] = False
+            p = run("sync", resource, ["sync", "--resource", resource, *window, "-q",
                                        *extra], env)  # fmt: skip
             procs.append(p)
             if p.rc != 0:

@@ -5,7 +5,7 @@ like the export, and builds each row's JSON record (``to_jsonb`` of the staged r
 reshaped as the API's record: courtflow.bootstrap.shape),
 content hash and typed columns in the merge, so Python never touches a field. The merge
 is ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` with the API upserts' own guard
-(courtflow.store.upsert.newer_than_stored): an older export over newer rows changes
+(courtflow.store.guards.newer_than_stored): an older export over newer rows changes
 nothing. One chunk is one transaction.
 
 A first load tries a plain ``INSERT`` first (no speculative insertion: cheaper): where
@@ -60,8 +60,8 @@ from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BulkFileError
 from courtflow.store.coltypes import UTCDateTime
 from courtflow.store.convert import NO_TIMESTAMP
+from courtflow.store.guards import newer_than_stored
 from courtflow.store.tables import SQL_TYPES, resource_table
-from courtflow.store.upsert import newer_than_stored
 
 _STAGE_TYPES: dict[ExportType, str] = {
     "int": "bigint", "bool": "boolean", "float": "double precision", "date": "date",

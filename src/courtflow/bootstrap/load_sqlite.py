@@ -24,8 +24,8 @@ from courtflow.catalogue.resources import ResourceSpec
 from courtflow.config import DEFAULT_BASE_URL
 from courtflow.errors import BadPayloadError, BulkFileError
 from courtflow.store.convert import convert_record, convert_value
+from courtflow.store.guards import newer_than_stored
 from courtflow.store.tables import resource_table
-from courtflow.store.upsert import newer_than_stored
 
 BATCH_ROWS = 500
 

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Connection, MetaData, Table, select
 from sqlalchemy.dialects import postgresql
 
 from courtflow.store.convert import Converted
-from courtflow.store.upsert import served_again
+from courtflow.store.guards import served_again
 
 # Staging tables live in their own MetaData: they must never reach migrations.
 _stage_metadata = MetaData()

@@ -30,12 +30,12 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, Text, and_, bindparam, cast, column, func, or_, select
+from sqlalchemy import Connection, Table, Text, bindparam, cast, column, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store.convert import Converted, convert_page
+from courtflow.store.guards import served_again
 from courtflow.store.tables import resource_table
 
 # Rows per statement on PostgreSQL: bounds the size of the JSON parameter of bulk loads.
@@ -45,33 +45,6 @@ PG_CHUNK_ROWS = 5000
 COPY_THRESHOLD = 500
 
 Method = Literal["auto", "statement", "copy"]
-
-
-def newer_than_stored(table: Table, excluded: Any) -> ColumnElement[bool]:
-    """The upsert's guard: the incoming version wins over the stored one."""
-    return or_(
-        table.c.date_modified < excluded.date_modified,
-        and_(
-            table.c.date_modified == excluded.date_modified,
-            table.c.content_hash < excluded.content_hash,
-        ),
-    )
-
-
-def served_again(table: Table, excluded: Any) -> ColumnElement[bool]:
-    """The guard of rows the server has just sent: newer wins, and a row marked deleted
-    comes back (``deleted_at`` cleared) when the server serves it again, even unchanged.
-
-    Bulk loads keep :func:`newer_than_stored`: an export is a past snapshot, and one
-    older than a deletion must not bring the row back.
-    """
-    return or_(
-        newer_than_stored(table, excluded),
-        and_(
-            table.c.deleted_at.is_not(None),
-            table.c.date_modified <= excluded.date_modified,
-        ),
-    )
 
 
 def _on_conflict(stmt: Any, table: Table) -> Any:

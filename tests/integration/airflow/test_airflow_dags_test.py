@@ -325,7 +325,10 @@ def budget_run(installation: Installation, tmp_path_factory: pytest.TempPathFact
             env = {
                 "AIRFLOW_CONN_CL_BUDGET": connection(
                     host=sandbox.url, password=SECRET_TOKEN,
-                    extra={"database_url": pg_url, "rates": "1/2s", "safety_margin": 1.0}),
+                    # 1 record in 23 is broken: above the default 1% a window fails, so
+                    # this run allows 10% (the threshold has its own scenario, cf_rejects).
+                    extra={"database_url": pg_url, "rates": "1/2s", "safety_margin": 1.0,
+                           "max_reject_ratio": 0.1}),
                 "AIRFLOW__METRICS__STATSD_ON": "True",
                 "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
                 "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
