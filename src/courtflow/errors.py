@@ -68,7 +68,7 @@ class BulkFileError(FatalError):
 
 class TooManyRejectsError(FatalError):
     """A run set aside more of its records than allowed (``--max-reject-ratio``,
-    ``COURTFLOW_MAX_REJECT_RATIO``), or every record of one page: the local copy would
+    ``COURTFLOW_MAX_REJECT_RATIO``), or every record of a page of 5 or more: the local copy would
     silently miss them. Retrying refetches the same records and rejects them again, so
     this is fatal; the window is not marked loaded and the watermark does not pass it.
     ``reason`` says which rule tripped; the records are in ``sync_rejects``.

@@ -292,11 +292,16 @@ def server_limit(client: CourtListenerClient, settle_lag: timedelta) -> datetime
     return (now - settle_lag).replace(microsecond=0)
 
 
+# A page rejected whole says the records' shape changed, but only with enough of them:
+# one broken record alone on a window's last page is the ratio rule's to judge.
+WHOLE_PAGE_MIN = 5
+
+
 def _rejection_rule(
     page: Page, stored: PageStored, cp: Checkpoint, max_ratio: float | None
 ) -> str | None:
     """Which rejection rule this page trips, if any (the message's first part)."""
-    if page.results and stored.rejected == len(page.results):
+    if len(page.results) >= WHOLE_PAGE_MIN and stored.rejected == len(page.results):
         return (f"every record of page {cp.pages} was rejected ({stored.rejected} of "
                 f"{len(page.results)})")  # fmt: skip
     if cp.done and max_ratio is not None and cp.records and cp.rejected / cp.records > max_ratio:
