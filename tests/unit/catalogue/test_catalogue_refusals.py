@@ -12,6 +12,8 @@ from courtflow.airflow.dag_config import ResourceConfig
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.catalogue.scope import Scope
 from courtflow.errors import ConfigError
+from courtflow.run import sync as sync_module
+from courtflow.store import engine as store_engine
 
 NAMES = list(RESOURCES)
 FILTERED = [n for n in NAMES if RESOURCES[n].filters]
@@ -64,7 +66,9 @@ def test_the_cli_refuses_before_opening_anything(
     name: str, command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     opened: list[Any] = []
-    monkeypatch.setattr(cli, "open_pipeline", lambda *a, **k: opened.append(a))
+    # The CLI imports what it opens inside its commands (a fast --help): catch it there.
+    monkeypatch.setattr(sync_module, "open_pipeline", lambda *a, **k: opened.append(a))
+    monkeypatch.setattr(store_engine, "make_engine", lambda *a, **k: opened.append(a))
     monkeypatch.setenv("COURTLISTENER_API_BASE_URL", "http://127.0.0.1:9/api/rest/v4/")
     argv = [command, "--resource", name, "--filter", "no_such_filter=1",
             "--since", "2024-01-01", "--until", "2024-01-02"]  # fmt: skip
