@@ -218,18 +218,22 @@ def _resource_group(cfg: PipelineConfig, resource: ResourceConfig) -> TaskGroup:
             outlets=[asset_for(resource.name)],
         )
         if cfg.sensor != "none":
-            wait = BudgetSensor(
-                task_id="wait_for_budget",
-                courtlistener_conn_id=cfg.courtlistener_conn_id,
-                mode="reschedule" if cfg.sensor == "reschedule" else "poke",
-                deferrable=cfg.sensor == "deferrable",
-                poke_interval=cfg.sensor_poke_interval,
-                timeout=cfg.sensor_timeout,
-                min_deferral=cfg.min_deferral.total_seconds(),
-                priority=resource.priority or cfg.priority,
-            )
-            wait >> sync
+            _budget_sensor(cfg, resource.priority or cfg.priority) >> sync
     return group
+
+
+def _budget_sensor(cfg: PipelineConfig, priority: str | None) -> Any:
+    """The group's wait_for_budget task, as the DAG's ``sensor`` setting asks."""
+    return BudgetSensor(
+        task_id="wait_for_budget",
+        courtlistener_conn_id=cfg.courtlistener_conn_id,
+        mode="reschedule" if cfg.sensor == "reschedule" else "poke",
+        deferrable=cfg.sensor == "deferrable",
+        poke_interval=cfg.sensor_poke_interval,
+        timeout=cfg.sensor_timeout,
+        min_deferral=cfg.min_deferral.total_seconds(),
+        priority=priority,
+    )
 
 
 def _search_group(cfg: PipelineConfig, search: SearchConfig) -> TaskGroup:
@@ -247,17 +251,7 @@ def _search_group(cfg: PipelineConfig, search: SearchConfig) -> TaskGroup:
             outlets=[asset_for(f"search_{search.type}")],
         )  # fmt: skip
         if cfg.sensor != "none":
-            wait = BudgetSensor(
-                task_id="wait_for_budget",
-                courtlistener_conn_id=cfg.courtlistener_conn_id,
-                mode="reschedule" if cfg.sensor == "reschedule" else "poke",
-                deferrable=cfg.sensor == "deferrable",
-                poke_interval=cfg.sensor_poke_interval,
-                timeout=cfg.sensor_timeout,
-                min_deferral=cfg.min_deferral.total_seconds(),
-                priority=search.priority or cfg.priority,
-            )
-            wait >> task
+            _budget_sensor(cfg, search.priority or cfg.priority) >> task
     return group
 
 
