@@ -1,4 +1,4 @@
-"""``python -m courtflow.airflow.setup``: create or check the CourtListener API pool.
+"""``python -m courtflow.airflow.setup``: the API pool and a connection the form shows whole.
 
 Deployment set-up, run once per Airflow installation (never from task code, which may
 not touch the metadata database in Airflow 3). It drives the ``airflow pools`` CLI of
@@ -6,6 +6,13 @@ the same environment, so it works with any metadata database Airflow is configur
 
     python -m courtflow.airflow.setup --pool-slots 4     # create or update
     python -m courtflow.airflow.setup --check            # exit 1 if missing or different
+
+It also completes the ``courtlistener_default`` connection (``--connection`` names
+another): every extra field the connection leaves out is stored as ``null``. Airflow
+3's connection form lists only the extra fields present in a connection's JSON, so a
+connection made with ``airflow connections add --conn-extra '{"rates": ...}'`` would
+show one or two of its fields and hide the rest; ``null`` means "the default", exactly
+as a missing key does.
 
 The pool limits how many sync tasks call CourtListener *at once* (concurrency); the
 call budget limits how many calls are made *per window of time* (rate). A pool cannot
@@ -25,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from courtflow.airflow.dag_config import API_POOL
+from courtflow.airflow.hooks import CONN_TYPE, DEFAULT_CONN_ID
+from courtflow.airflow.provider import CONN_FIELDS
 
 DEFAULT_SLOTS = 4
 DESCRIPTION = "CourtListener API concurrency (the call budget limits the rate)"
@@ -87,6 +96,36 @@ def set_pool(
     return PoolState(name=name, slots=slots, include_deferred=False, description=DESCRIPTION)
 
 
+def complete_connection(conn_id: str = DEFAULT_CONN_ID) -> tuple[str, ...] | None:
+    """Store every extra field the connection lacks as ``null``; the keys added.
+
+    None when the metadata database has no such connection (one defined in the
+    environment or a secrets backend is not edited in the UI, so there is nothing to do).
+    """
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalar(select(Connection).where(Connection.conn_id == conn_id))
+        if conn is None:
+            return None
+        if conn.conn_type != CONN_TYPE:
+            raise SetupError(
+                f"connection {conn_id!r} is of type {conn.conn_type!r}, not {CONN_TYPE!r}"
+            )
+        try:
+            extra = json.loads(conn.extra) if conn.extra else {}
+        except ValueError:
+            raise SetupError(f"connection {conn_id!r} has an extra that is not JSON") from None
+        if not isinstance(extra, dict):
+            raise SetupError(f"connection {conn_id!r} has an extra that is not a JSON object")
+        added = tuple(key for key in CONN_FIELDS if key not in extra)
+        if added:
+            conn.set_extra(json.dumps({**extra, **dict.fromkeys(added)}))
+    return added
+
+
 def _tail(done: subprocess.CompletedProcess[str]) -> str:
     lines = (done.stdout + done.stderr).strip().splitlines()
     return f"`airflow {' '.join(done.args[3:])}` exited {done.returncode}:\n" + "\n".join(
@@ -105,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"concurrent API tasks (default {DEFAULT_SLOTS})")  # fmt: skip
     parser.add_argument("--check", action="store_true",
                         help="only check that the pool exists with these slots")  # fmt: skip
+    parser.add_argument("--connection", default=DEFAULT_CONN_ID, metavar="CONN_ID",
+                        help="connection whose missing extra fields are stored as null, so "
+                        f"Airflow's form shows them all (default {DEFAULT_CONN_ID})")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         if args.check:
@@ -117,11 +159,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
         else:
             state = set_pool(args.pool, args.pool_slots)
+            added = complete_connection(args.connection)
     except (SetupError, subprocess.TimeoutExpired) as exc:
         print(f"courtflow setup failed: {exc}", file=sys.stderr)
         return 2
     print(f"pool {state.name}: {state.slots} slots (include_deferred={state.include_deferred})")
+    if not args.check:
+        print(_connection_line(args.connection, added))
     return 0
+
+
+def _connection_line(conn_id: str, added: tuple[str, ...] | None) -> str:
+    if added is None:
+        return (f"connection {conn_id}: not in the metadata database (environment or "
+                "secrets backend), nothing to complete")  # fmt: skip
+    if not added:
+        return f"connection {conn_id}: every extra field is present"
+    return (f"connection {conn_id}: added empty fields {', '.join(added)} "
+            "(so Airflow's connection form shows them all)")  # fmt: skip
 
 
 if __name__ == "__main__":

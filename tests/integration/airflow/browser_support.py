@@ -94,6 +94,16 @@ class Page:
         self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
         self.send("Input.insertText", text=text)
 
+    def click(self, expression: str) -> None:
+        """A real mouse click at the middle of the element ``expression`` (some widgets
+        ignore a scripted ``.click()``)."""
+        self.wait_for(expression)
+        x, y = self.evaluate(f"(() => {{ const r = ({expression}).getBoundingClientRect();"
+                             " return [r.x + r.width / 2, r.y + r.height / 2]; })()")  # fmt: skip
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)  # fmt: skip
+
     def press_enter(self) -> None:
         for kind in ("keyDown", "keyUp"):
             self.send("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",

@@ -4,13 +4,16 @@ plugin, after a real run that spent and waited for the budget.
 Unauthenticated (and forged) requests to the plugin's endpoints are refused; a user
 logged in through Airflow's own login page in headless Chromium sees, inside the
 Airflow UI, every window of the budget with its figures, the calls by DAG and task and
-the watermark lag; the token appears nowhere.
+the watermark lag; the token appears nowhere. A connection made with ``airflow
+connections add`` and completed by ``courtflow.airflow.setup`` shows every extra field
+in Airflow's connection form.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,16 +24,16 @@ from airflow_support import (
     AIRFLOW,
     Services,
     airflow_env,
-    connection,
     free_port,
     new_airflow_home,
     run,
     write_dag,
 )
-from browser_support import chromium_page, find_chromium
+from browser_support import Page, chromium_page, find_chromium
 from sqlalchemy import create_engine, text
 
 from bounds import bound
+from courtflow.airflow.provider import CONN_FIELDS
 from courtflow.sandbox.config import SandboxConfig
 from courtflow.sandbox.server import start_sandbox
 
@@ -84,14 +87,21 @@ def test_quota_view_needs_airflow_login_and_shows_every_window(
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = airflow_env(home, dags, extra={
-            "AIRFLOW_CONN_COURTLISTENER_DEFAULT": connection(
-                host=sandbox.url, password=SECRET_TOKEN,
-                extra={"database_url": target, "rates": ",".join(RATES)}),
             "AIRFLOW__API__BASE_URL": base,
             "AIRFLOW__API_AUTH__JWT_SECRET": "courtflow-quota-" + tmp_path.name,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         })  # fmt: skip
+        # The connection, made from the CLI with two extras and completed by the set-up.
+        added = run([AIRFLOW, "connections", "add", "courtlistener_default", "--conn-type",
+                     "courtlistener", "--conn-host", sandbox.url, "--conn-password",
+                     SECRET_TOKEN, "--conn-extra",
+                     json.dumps({"database_url": target, "rates": ",".join(RATES)})], env)
+        assert added.returncode == 0, added.stderr[-2000:]
+        completed = run([sys.executable, "-m", "courtflow.airflow.setup"], env)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert "connection courtlistener_default: added empty fields headroom" in (
+            completed.stdout)
         # 1. A run that spends the budget and waits for it (max_sleep 0: deferrals).
         done = run([AIRFLOW, "dags", "test", "cf_quota", DAY["until"], "-c", json.dumps(DAY)],
                    env, timeout=300)  # fmt: skip
@@ -116,7 +126,7 @@ def test_quota_view_needs_airflow_login_and_shows_every_window(
             assert SECRET_TOKEN not in body
             view = json.loads(body)
             # 4. Logged in like a person, in Airflow's UI, the view as it is framed there.
-            shot_ui, framed, page_rows = browse(chromium, base, tmp_path)
+            shot_ui, framed, page_rows, form = browse(chromium, base, tmp_path)
         finally:
             services.stop()
     ((budget,),) = [view["budgets"]]
@@ -150,12 +160,17 @@ def test_quota_view_needs_airflow_login_and_shows_every_window(
     assert "cf_quota" in framed and "dockets.sync" in framed and "Watermark lag" in framed
     png = shot_ui.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    # The connection form, edited in the browser: every extra field, not only the two set.
+    for field in CONN_FIELDS.values():
+        assert field["label"] in form, form
+    assert SECRET_TOKEN not in form
 
 
-def browse(chromium: str, base: str, tmp: Path) -> tuple[Path, str, list[list[str]]]:
+def browse(chromium: str, base: str, tmp: Path) -> tuple[Path, str, list[list[str]], str]:
     """Log in on Airflow's login page, open the nav entry's page and screenshot it.
 
-    Returns the screenshot, the framed view's text and its windows table rows."""
+    Returns the screenshot, the framed view's text, its windows table rows and the text
+    of the connection's edit form with its extra fields open."""
     with chromium_page(chromium, tmp / "chromium-profile", free_port()) as page:
         # The view's own address, logged out: Airflow's login page, not a JSON 401.
         page.goto(f"{base}/courtflow/quota")
@@ -181,5 +196,19 @@ def browse(chromium: str, base: str, tmp: Path) -> tuple[Path, str, list[list[st
         page.goto(f"{base}/courtflow/quota")
         page.wait_for("document.querySelector('table') !== null")
         assert page.evaluate("location.pathname") == "/courtflow/quota"
+        form = edit_form(page, base)
     assert re.search(r"CourtListener quota", framed), framed[:2000]
-    return shot, framed, rows
+    return shot, framed, rows, form
+
+
+def edit_form(page: Page, base: str) -> str:
+    """The text of the only listed connection's edit form, its "Extra Fields" open."""
+    page.goto(f"{base}/connections")
+    page.wait_for("document.body.innerText.includes('courtlistener_default')")
+    page.click("document.querySelector('button[aria-label=\"Edit Connection\"]')")
+    dialog = "document.querySelector('[role=dialog]')"
+    extra = (f"Array.from({dialog}.querySelectorAll('button'))"
+             ".find(b => b.innerText.trim() === 'Extra Fields')")  # fmt: skip
+    page.click(extra)
+    page.wait_for(f"{dialog}.innerText.includes('Target database URL')")
+    return str(page.evaluate(f"{dialog}.innerText"))
