@@ -43,6 +43,7 @@ from courtflow.redact import Secret, redact
 if TYPE_CHECKING:
     from courtflow.client.gate import CallGate
     from courtflow.observe.metrics import MetricsSink
+    from courtflow.run.summary import Stored
     from courtflow.run.sync import Pipeline
     from courtflow.store import Checkpoint
 
@@ -72,13 +73,15 @@ class PageRecorder:
         self._log = log or logging.getLogger("courtflow.airflow.operators")
         self.totals = totals or TaskTotals()
 
-    def __call__(self, spec: ResourceSpec, checkpoint: Checkpoint, written: int) -> None:
+    def __call__(self, spec: ResourceSpec, checkpoint: Checkpoint, stored: Stored) -> None:
         from courtflow.observe.metrics import record_page
 
+        written = stored.new + stored.changed
         now = self._clock()
         record_page(self._sink, spec.name, rows=written, seconds=now - self._last)
         self._last = now
-        self.totals = self.totals.plus(pages=1, rows=written)
+        self.totals = self.totals.plus(pages=1, rows=written, new=stored.new,
+                                       changed=stored.changed, unchanged=stored.unchanged)
         self._log.info(
             "%s page %d: %d rows (task: %d pages, %d rows)%s", spec.name, checkpoint.pages,
             written, self.totals.pages, self.totals.rows, " - window done" if checkpoint.done

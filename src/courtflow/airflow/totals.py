@@ -17,7 +17,7 @@ totals must cover the whole task, so
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,12 +31,18 @@ class TaskTotals:
     """Pages and rows stored so far by one task, over every stretch and try."""
 
     pages: int = 0
-    rows: int = 0
+    rows: int = 0  # rows written: new + changed
     rejected: int = 0  # rows the core refused (reported when it counts them)
+    new: int = 0  # rows the table did not hold before
+    changed: int = 0  # rows replaced by a newer version
+    unchanged: int = 0  # records read that the table already held as they are
 
-    def plus(self, *, pages: int = 0, rows: int = 0, rejected: int = 0) -> TaskTotals:
-        return replace(self, pages=self.pages + pages, rows=self.rows + rows,
-                       rejected=self.rejected + rejected)  # fmt: skip
+    def plus(self, *, pages: int = 0, rows: int = 0, rejected: int = 0, new: int = 0,
+             changed: int = 0, unchanged: int = 0) -> TaskTotals:  # fmt: skip
+        return TaskTotals(
+            self.pages + pages, self.rows + rows, self.rejected + rejected, self.new + new,
+            self.changed + changed, self.unchanged + unchanged,
+        )  # fmt: skip
 
     def as_payload(self) -> dict[str, int]:
         return asdict(self)
@@ -45,13 +51,13 @@ class TaskTotals:
     def from_payload(cls, value: Any) -> TaskTotals:
         if not isinstance(value, Mapping):
             return cls()
-        return cls(**{k: int(value.get(k, 0)) for k in ("pages", "rows", "rejected")})
+        return cls(**{f.name: int(value.get(f.name, 0)) for f in fields(cls)})
 
 
 def earlier_tries(
     engine: Engine, resource: str, scope: str, window: Window, run_id: str
 ) -> TaskTotals:
-    """Pages and rows an earlier try of this run stored in the window's checkpoint.
+    """What earlier tries of this run stored, from the window's checkpoint.
 
     The checkpoint names the run that wrote it last: another run's checkpoint (a window
     loaded before) is not this task's work.
@@ -62,14 +68,18 @@ def earlier_tries(
 
     with engine.connect() as conn:
         row = conn.execute(
-            select(t.c.pages, t.c.rows, t.c.run_id).where(
+            select(t.c.pages, t.c.rows, t.c.run_id, t.c.records, t.c.rejected, t.c.new).where(
                 t.c.resource == resource, t.c.scope == scope,
                 t.c.window_start == window.start, t.c.window_end == window.end,
             )
         ).first()
     if row is None or row.run_id != run_id:
         return TaskTotals()
-    return TaskTotals(pages=int(row.pages), rows=int(row.rows))
+    rows, new = int(row.rows), int(row.new)
+    return TaskTotals(
+        pages=int(row.pages), rows=rows, rejected=int(row.rejected), new=new,
+        changed=rows - new, unchanged=int(row.records) - rows - int(row.rejected),
+    )  # fmt: skip
 
 
 def task_calls(engine: Engine, *, dag_id: str, run_id: str, task_id: str) -> int:
@@ -110,6 +120,9 @@ def task_result(
         "pages": totals.pages,
         "rows": totals.rows,
         "rejected": totals.rejected,
+        "new": totals.new,
+        "changed": totals.changed,
+        "unchanged": totals.unchanged,
         "calls": calls,
         "deferrals": deferrals,
         "try_number": try_number,

@@ -7,7 +7,9 @@ docket-entries in another process share it and ride every limit with no 429. Bes
 them, for the same time, the naive reference design (a pool, a sensor on an hourly
 counter, backoff; courtflow.demo.naive) runs against the same sandbox with a token
 of its own; the report draws both side by side. Ends with one JSON line, courtflow's own
-run only: {"stored": {}, "table_totals": {...}, "api_calls": n, "throttled": n, ...}.
+run only: {"stored": {resource: {"new": n, "changed": n, "unchanged": n}}, "table_totals":
+{...}, "api_calls": n, "throttled": n, ...}, where "stored" sums the checkpoints of the
+windows courtflow's runs wrote (the DAG's tasks and the backfill beside them).
 A rerun spends no call on courtflow's side and keeps the first run's comparison.
 """
 

@@ -40,6 +40,7 @@ from courtflow.budget.rates import parse_rates
 from courtflow.client.courtlistener import CourtListenerClient, RetryEvent
 from courtflow.client.gate import CallGate, CallReport, Ticket
 from courtflow.run.plan import UsageLike
+from courtflow.run.summary import Stored
 
 log = logging.getLogger("courtflow.progress")
 DAY = 86_400.0
@@ -118,8 +119,12 @@ class Progress:
             self.hold = None
         self._maybe_line()
 
-    def on_page(self, _spec: object = None, _checkpoint: object = None, rows: int = 0) -> None:
+    def on_page(self, _spec: object, _checkpoint: object, stored: Stored) -> None:
         """A page was stored (``sync_window(on_page=...)``'s signature)."""
+        self.on_rows(stored.new + stored.changed)
+
+    def on_rows(self, rows: int) -> None:
+        """A page of ``rows`` written was stored (search hits, or a sync page's rows)."""
         with self._lock:
             self.pages += 1
             self.rows += rows

@@ -1,6 +1,6 @@
 """The run summary every entry point ends with: what this run stored per resource (new,
-changed and unchanged rows), each table's total row count beside it (labelled as a
-total: it counts every run's rows), and what the budget did."""
+changed and unchanged rows), each table's live rows beside it (labelled as a total: it
+counts every run's rows, less those marked deleted), and what the budget did."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from courtflow.budget.tables import api_call_ledger
 from courtflow.budget.usage_sync import not_usage_key
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.store import count_rows
-from courtflow.store.tables import sync_rejects
+from courtflow.store.tables import sync_checkpoints, sync_rejects
 
 _ERRORS = ("http_error", "network", "bad_payload")
 
@@ -38,7 +38,7 @@ class Stored:
 
 @dataclass(frozen=True)
 class RunSummary:
-    table_totals: dict[str, int]  # rows in each table now, from every run
+    table_totals: dict[str, int]  # live rows in each table now, from every run
     api_calls: int
     throttled: int
     errors: int
@@ -67,7 +67,7 @@ class RunSummary:
             done = (f"{s.new:>8} {s.changed:>8} {s.unchanged:>9}" if s is not None
                     else f"{'-':>8} {'-':>8} {'-':>9}")  # fmt: skip
             lines.append(f"  {name:<{w}} {done}   {total:>11}")
-        lines.insert(0, "stored by this run (table total: rows from every run):")
+        lines.insert(0, "stored by this run (table total: live rows from every run):")
         lines.append(
             f"api calls: {self.api_calls}  throttled (429): {self.throttled}  errors: {self.errors}"
             f"  rejected records: {self.rejected}"
@@ -83,9 +83,13 @@ def summarize(
     since: datetime | None = None,
     stored: Mapping[str, Stored] | None = None,
 ) -> RunSummary:
-    """What the run stored (``stored``, from its sync results) beside the rows now in
-    each table; the quota's calls, 429s and errors of the given runs (or since a time):
-    ``api-usage/`` asks, which the server does not count, are left out."""
+    """What the run stored beside the live rows now in each table; the quota's calls,
+    429s and errors of the given runs (or since a time): ``api-usage/`` asks, which the
+    server does not count, are left out.
+
+    ``stored`` comes from the caller's sync results; without it, from the checkpoints
+    of the windows these runs wrote (runs in other processes, such as Airflow tasks).
+    """
     ledger = api_call_ledger
     query = select(
         func.count(),
@@ -102,11 +106,36 @@ def summarize(
     if since is not None:
         query = query.where(ledger.c.reserved_at >= since)
     with engine.connect() as conn:
-        resources = {spec.name: count_rows(conn, spec) for spec in specs}
+        resources = {spec.name: count_rows(conn, spec, live=True) for spec in specs}
         row: Any = conn.execute(query).one()
         rejected = _rejected(conn, specs, ids, since)
+        if stored is None:
+            stored = _stored_by_windows(conn, specs, ids, since)
     return RunSummary(resources, int(row[0]), int(row[1]), int(row[2]), rejected,
-                      dict(stored or {}))  # fmt: skip
+                      dict(stored))  # fmt: skip
+
+
+def _stored_by_windows(
+    conn: Connection, specs: Sequence[ResourceSpec], ids: list[str] | None, since: datetime | None
+) -> dict[str, Stored]:
+    """New, changed and unchanged rows of the windows the given runs (or any run since
+    a time) checkpointed last, per resource."""
+    t = sync_checkpoints
+    query = (
+        select(t.c.resource, func.sum(t.c.new), func.sum(t.c.rows), func.sum(t.c.records),
+               func.sum(t.c.rejected))
+        .where(t.c.resource.in_([s.name for s in specs]))
+        .group_by(t.c.resource)
+    )
+    if ids is not None:
+        query = query.where(t.c.run_id.in_(ids))
+    if since is not None:
+        query = query.where(t.c.updated_at >= since)
+    stored = {}
+    for resource, new, rows, records, rejected in conn.execute(query):
+        new, rows = int(new or 0), int(rows or 0)
+        stored[resource] = Stored(new, rows - new, int(records or 0) - rows - int(rejected or 0))
+    return stored
 
 
 def _rejected(

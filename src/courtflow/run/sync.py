@@ -40,6 +40,7 @@ from courtflow.client.gate import CallGate
 from courtflow.client.paging import Page
 from courtflow.config import DEFAULT_SETTLE_LAG, Settings
 from courtflow.errors import NotFoundError, TooManyRejectsError
+from courtflow.run.summary import Stored
 from courtflow.store import (
     LOADED_FROM_START,
     Checkpoint,
@@ -101,7 +102,8 @@ class SyncResult:
         }
 
 
-PageListener = Callable[[ResourceSpec, Checkpoint, int], None]
+# Called after each page with the window's checkpoint and what the page stored.
+PageListener = Callable[[ResourceSpec, Checkpoint, Stored], None]
 # Called with the number of records a page set aside in sync_rejects (only when > 0).
 RejectListener = Callable[[ResourceSpec, int], None]
 
@@ -222,6 +224,7 @@ def sync_window(
                     scope=key,
                     records=previous.records + len(page.results),
                     rejected=previous.rejected + stored.rejected,
+                    new=previous.new + stored.new,
                 )
                 tripped = _rejection_rule(page, stored, cp, max_reject_ratio)
                 if tripped is not None:
@@ -243,7 +246,9 @@ def sync_window(
         rejected += stored.rejected
         new += stored.new
         records += len(page.results)
-        unchanged += len(page.results) - stored.written - stored.rejected
+        page_stored = Stored(stored.new, stored.changed,
+                             len(page.results) - stored.written - stored.rejected)  # fmt: skip
+        unchanged += page_stored.unchanged
         log.info(
             "page stored",
             extra={
@@ -259,7 +264,7 @@ def sync_window(
             },
         )
         if on_page is not None and tripped is None:
-            on_page(spec, checkpoint, stored.written)
+            on_page(spec, checkpoint, page_stored)
         if stored.rejected and on_reject is not None:
             on_reject(spec, stored.rejected)
         if tripped is not None:

@@ -148,7 +148,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings, say: Callable[[str]
             return _plan(p, scope, options)
         result = run_search(
             p, scope, options, run_id=run_id,
-            on_page=lambda _s, _w, hits: progress.on_page(None, None, hits),
+            on_page=lambda _s, _w, hits: progress.on_rows(hits),
         )  # fmt: skip
         if every is not None and p.budget.book_next(result.calls, started + every) is not None:
             say(f"booked {result.calls} {p.budget.priority} calls for the next run, due "

@@ -50,6 +50,7 @@ class Checkpoint:
     scope: str = ""
     records: int = 0  # records read in this window so far (stored, unchanged or rejected)
     rejected: int = 0  # of which set aside in sync_rejects
+    new: int = 0  # of ``rows``, rows the table did not hold before
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -75,6 +76,7 @@ def _checkpoint(row: Any) -> Checkpoint:
         scope=row.scope,
         records=int(row.records),
         rejected=int(row.rejected),
+        new=int(row.new),
     )
 
 
@@ -107,6 +109,7 @@ def save_checkpoint(conn: Connection, checkpoint: Checkpoint, run_id: str | None
         "done": checkpoint.done,
         "records": checkpoint.records,
         "rejected": checkpoint.rejected,
+        "new": checkpoint.new,
         "updated_at": datetime.now(UTC),
         "run_id": run_id,
     }

@@ -100,6 +100,7 @@ sync_checkpoints = Table(
     # Records read and records rejected in the window so far (0010_ranges).
     Column("records", BigInteger(), nullable=False, server_default="0"),
     Column("rejected", BigInteger(), nullable=False, server_default="0"),
+    Column("new", BigInteger(), nullable=False, server_default="0"),
 )
 
 sync_watermarks = Table(

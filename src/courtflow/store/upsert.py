@@ -146,9 +146,13 @@ def upsert_converted(
     return _pg_upsert(conn, table, items)
 
 
-def count_rows(conn: Connection, spec: ResourceSpec) -> int:
+def count_rows(conn: Connection, spec: ResourceSpec, *, live: bool = False) -> int:
+    """Rows in the resource's table; ``live``: those not marked deleted."""
     table = resource_table(spec)
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    query = select(func.count()).select_from(table)
+    if live:
+        query = query.where(table.c.deleted_at.is_(None))
+    return int(conn.execute(query).scalar_one())
 
 
 def _row_digest(key: object, date_modified: datetime, content: str) -> int:

@@ -186,6 +186,7 @@ def test_the_taskflow_example_syncs_and_hands_the_totals_to_the_next_task(
     with sqlite3.connect(target) as db:
         (rows,) = db.execute("SELECT count(*) FROM cl_dockets").fetchone()
     assert result["rows"] == rows > 0
+    assert (result["new"], result["changed"], result["unchanged"]) == (rows, 0, 0)
     assert installation.xcom(dag_id, "summarize").startswith(f"{rows} dockets in ")
 
 
@@ -284,6 +285,8 @@ def test_server_error_is_recovered_by_a_task_retry_resuming_from_the_checkpoint(
     # both tries (the 503 too).
     assert (result["try_number"], result["rows"], result["pages"], result["calls"]) == (
         2, dockets, pages, task_calls)
+    # Into a fresh table every row is new, the pages of try 1 (from the checkpoint) too.
+    assert (result["new"], result["changed"], result["unchanged"]) == (dockets, 0, 0)
     # The clusters sensor found the budget spent by dockets and was rescheduled, not
     # run in a sleeping worker and not deferred.
     reschedules = installation.query(
@@ -380,14 +383,17 @@ def test_budget_waits_defer_to_the_trigger_and_the_tasks_resume_and_finish(
             stored[resource], pages[resource], calls[f"{resource}.sync"]), result
         assert (result["resource"], result["scope"], result["rejected"]) == (
             resource, "", rejected.get(resource, 0))
+        # Every stretch's split rides the deferrals too (a fresh table: all new).
+        assert (result["new"], result["changed"], result["unchanged"]) == (
+            stored[resource], 0, 0), result
         assert (result["since"], result["until"]) == (
             "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00+00:00")
     # The Asset event carries the same totals for downstream DAGs.
     ((extra,),) = installation.query(
         "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
         "WHERE a.uri LIKE 'courtlistener://dockets%' AND e.source_dag_id='cf_budget'")
-    assert {k: json.loads(extra)[k] for k in ("rows", "pages", "calls")} == {
-        k: dockets[k] for k in ("rows", "pages", "calls")}
+    assert {k: json.loads(extra)[k] for k in ("rows", "new", "pages", "calls")} == {
+        k: dockets[k] for k in ("rows", "new", "pages", "calls")}
     # One line per page and one summary per task; nothing repeated on resume.
     assert out.count("synced dockets") == 1 and out.count("Context impl") == 0
     assert out.count("dockets page ") == pages["dockets"]

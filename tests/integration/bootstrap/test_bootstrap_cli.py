@@ -63,7 +63,8 @@ def test_bootstrap_from_a_url_prints_a_summary_and_spends_no_call(
     code, summary, err = _run(db_url, "--file", f"{base}/dockets-2024-03-01.csv.bz2",
                               monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
     assert code == 0, err
-    assert summary == {"stored": {}, "table_totals": {"dockets": 250}, "api_calls": 0,
+    assert summary == {"stored": {"dockets": {"new": 250, "changed": 0, "unchanged": 0}},
+                       "table_totals": {"dockets": 250}, "api_calls": 0,
                        "throttled": 0,
                        "errors": 0, "rejected": 0, "bulk": {"files": 1, "deleted": 0,
                                              "rows_read": 250, "rows_written": 250}}  # fmt: skip

@@ -157,7 +157,7 @@ def test_records_edited_during_a_sync_are_not_lost(sandbox: RunningSandbox, pg_u
     second = Window(first.end, first.end + timedelta(days=3))
     touched: dict[int, datetime] = {}
 
-    def edit_between_pages(_spec: object, cp: Checkpoint, _rows: int) -> None:
+    def edit_between_pages(_spec: object, cp: Checkpoint, _stored: object) -> None:
         engine = make_engine(pg_url)
         with engine.connect() as conn:
             ids = [r[0] for r in conn.execute(text("SELECT id FROM cl_dockets ORDER BY id"))]

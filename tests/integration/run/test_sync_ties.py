@@ -122,7 +122,7 @@ def test_a_crash_inside_the_tied_instant_resumes_from_the_id_ordered_walk(
     settings = settings_for(sandbox, sqlite_url)
     saved: list[str | None] = []
 
-    def crash_in_tie_walk(_spec: object, cp: Checkpoint, _rows: int) -> None:
+    def crash_in_tie_walk(_spec: object, cp: Checkpoint, _stored: object) -> None:
         saved.append(cp.next_url)
         if cp.pages == 2:
             raise Crash

@@ -164,7 +164,7 @@ def test_0010_seeds_ranges_and_pulls_a_watermark_that_jumped_a_gap_back(
     with engine.begin() as conn:
         alembic.command.upgrade(alembic_config(conn), "0009_bookings")
         old_cp = sync_checkpoints.c
-        columns = [c for c in old_cp if c.name not in ("records", "rejected")]
+        columns = [c for c in old_cp if c.name not in ("records", "rejected", "new")]
         for start, end, done in ((day(1, 1), day(2, 15), True), (day(3, 1), day(3, 2), True),
                                  (day(3, 5), day(3, 6), True), (day(4, 1), day(4, 2), False)):
             conn.execute(sync_checkpoints.insert().values({

@@ -15,12 +15,14 @@ from courtflow.airflow.operators import (
     observed,
 )
 from courtflow.airflow.sensors import BudgetSensor
+from courtflow.airflow.totals import TaskTotals
 from courtflow.airflow.triggers import BudgetTrigger
 from courtflow.catalogue.resources import get_resource
 from courtflow.catalogue.window import parse_instant
 from courtflow.client.gate import CallReport, PassThroughGate
 from courtflow.errors import AuthError, ConfigError
 from courtflow.observe.metrics import MemorySink
+from courtflow.run.summary import Stored
 from courtflow.store import Checkpoint
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
@@ -40,10 +42,14 @@ def test_page_recorder_records_rows_pages_and_each_pages_duration() -> None:
     spec = get_resource("docket-entries")
     start, end = parse_instant("2024-01-01"), parse_instant("2024-01-02")
     checkpoint = Checkpoint(spec.name, start, end, None, 1, 20, 1, False)
-    record(spec, checkpoint, 20)
-    record(spec, checkpoint, 7)
+    record(spec, checkpoint, Stored(new=15, changed=5, unchanged=0))
+    record(spec, checkpoint, Stored(new=0, changed=7, unchanged=13))
     assert sink.counters() == {"courtlistener.rows_upserted.docket-entries": 27,
                                "courtlistener.pages.docket-entries": 2}
+    # The task's totals split what it wrote, and count what it read unchanged.
+    assert record.totals == TaskTotals(pages=2, rows=27, new=15, changed=12, unchanged=13)
+    carried = TaskTotals.from_payload(record.totals.as_payload())
+    assert carried == record.totals  # through a deferral's payload, whole
     assert sink.timings("courtlistener.page_duration") == [500.0, 1500.0]
 
 

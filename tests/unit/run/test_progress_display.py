@@ -8,6 +8,7 @@ import re
 from courtflow.client.courtlistener import RetryEvent
 from courtflow.client.gate import CallReport, PassThroughGate
 from courtflow.run.progress import Progress, open_progress, retry_line
+from courtflow.run.summary import Stored
 
 
 class Clock:
@@ -27,7 +28,7 @@ def test_plain_lines_count_calls_before_pages_and_tell_waits_and_retries() -> No
     gate.report(gate.reserve("dockets/"), CallReport(status=200, outcome="ok", duration_ms=1.0))
     assert progress.calls == 1 and progress.pages == 0  # counted when the call returns
     clock.t += 6
-    progress.on_page(None, None, 20)
+    progress.on_page(None, None, Stored(new=15, changed=5))
     progress.on_budget_wait(7.5, "call budget full (10/10s)")
     progress.on_budget_wait(0.2, "call budget full (10/10s)")  # pacing: not news
     progress.on_retry(RetryEvent("dockets/", "https://h/api/rest/v4/dockets/", 1, 5,
@@ -50,7 +51,7 @@ def test_plain_lines_count_calls_before_pages_and_tell_waits_and_retries() -> No
 def test_a_disabled_progress_counts_and_shows_nothing() -> None:
     out = io.StringIO()
     with open_progress("sync dockets", stream=out, live=False, enabled=False) as progress:
-        progress.on_page(None, None, 3)
+        progress.on_page(None, None, Stored(new=3))
     assert out.getvalue() == "" and progress.rows == 3
 
 
