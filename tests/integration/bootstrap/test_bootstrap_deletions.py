@@ -1,6 +1,7 @@
 """A newer full export marks deleted the rows of its scope it no longer holds, on SQLite
 and PostgreSQL: only rows last modified before the export's cut-off, only within the
-scope, never removed; a first load marks nothing."""
+scope, never removed; a first load marks nothing; a load that stopped part-way and
+resumed still knows every id the file held."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.exports import by_resource
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.catalogue.window import Window
+from courtflow.errors import BulkFileError
 from courtflow.config import Settings
 from courtflow.run.sync import open_pipeline, sync_window
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
@@ -34,12 +36,13 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield sb
 
 
-def _export(sandbox: RunningSandbox, folder: Path, day: str) -> str:
+def _export(sandbox: RunningSandbox, folder: Path, day: str, compresslevel: int = 9) -> str:
     export = by_resource("dockets")
     assert export is not None
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{export.name}-{day}.csv.bz2"
     records = sandbox_records(sandbox.state.data, "dockets", sandbox.url + "/")
-    write_export(path, export, export_rows(export, records))
+    write_export(path, export, export_rows(export, records), compresslevel=compresslevel)
     return str(path)
 
 
@@ -124,3 +127,32 @@ def test_rows_modified_after_the_cutoff_are_never_marked(
                        BootstrapOptions(progress=False, overlap=timedelta(days=365 * 30)))
     assert result[0].deleted == 0
     assert all(v is None for v in _state(engine).values())
+
+
+def test_a_resumed_load_remembers_the_ids_it_read_before_it_stopped(
+    tmp_path: Path, db_url: str
+) -> None:
+    engine = _engine(db_url)
+    config = SandboxConfig(volumes={"dockets": 1500, "docket-entries": 0, "recap-documents": 0})
+    with start_sandbox(config) as sb:
+        bootstrap(engine, [_export(sb, tmp_path / "first", "2024-03-01")], OPTIONS)
+        ids = sorted(_state(engine))
+        gone = [ids[10], ids[-10]]  # one near the file's start, one near its end
+        assert sorted(sb.delete("dockets", gone)) == gone
+        # Small bzip2 blocks: a cut file yields its first blocks, then fails.
+        full = Path(_export(sb, tmp_path / "full", "2025-12-01", compresslevel=1))
+    blob = full.read_bytes()
+    cut = tmp_path / full.name
+    cut.write_bytes(blob[: int(len(blob) * 0.6)])
+    with pytest.raises(BulkFileError, match="truncated"):
+        bootstrap(engine, [str(cut)], OPTIONS)
+    with engine.connect() as conn:  # the ids of the committed chunks are kept
+        kept = conn.execute(select(func.count()).select_from(bulk_seen_ids)).scalar_one()
+    assert 0 < kept < len(ids) - 2
+    assert all(v is None for v in _state(engine).values())  # nothing judged yet
+
+    cut.write_bytes(blob)  # the download completed
+    [result] = bootstrap(engine, [str(cut)], OPTIONS)
+    assert result.resumed and result.deleted == 2
+    # Only the two the server deleted: ids read before the stop were not forgotten.
+    assert {k for k, v in _state(engine).items() if v is not None} == set(gone)
