@@ -265,28 +265,14 @@ def admit_sqlite(
     ``now`` replaces the database clock (tests replaying a schedule): production leaves
     it None.
     """
-    return _admit_sqlite(conn, key, rates, margin, known, check, ids, q, now)
-
-
-def _admit_sqlite(
-    conn: Connection,
-    key: str,
-    rates: Sequence[Rate],
-    margin: float,
-    known: str | None,
-    check: bool,
-    ids: dict[str, Any],
-    q: Queueing,
-    clock: datetime | None,
-) -> Seen:
     params = backs(rates)
-    injected = {} if clock is None else {"now": clock}
-    row = conn.execute(_head(len(params), clock is not None), {"key": key, **params, **injected})
+    injected = {} if now is None else {"now": now}
+    row = conn.execute(_head(len(params), now is not None), {"key": key, **params, **injected})
     now_dt, blocked, server, top, newest, *found = row.one()
-    now = now_dt.timestamp()
+    at = now_dt.timestamp()
     blockers = tuple(blockers_from(rates, found, margin))
-    ready = room_at(blockers, rates, now, margin)
-    if blocked is not None and blocked.timestamp() > now:
+    ready = room_at(blockers, rates, at, margin)
+    if blocked is not None and blocked.timestamp() > at:
         ready = max(ready, blocked.timestamp())
     room = ready <= 0.0 and not (check and server != known)
     places = _live_places(conn, key, now_dt)
@@ -297,14 +283,14 @@ def _admit_sqlite(
         hungry = _hungry(conn, key, top, q) if q.shares else frozenset()
         # Back within its linger, a caller arrives now, like one without a ticket.
         waiting = me if me is not None and me.waiting_since is not None else None
-        ahead = ahead_of(waiting, q.priority, q.rank, others, hungry, now)
+        ahead = ahead_of(waiting, q.priority, q.rank, others, hungry, at)
     held = None
     bookings = []
     if room and ahead == 0:
         bookings = live_bookings(conn, key, now_dt)
         if bookings:
             held = held_until(
-                bookings, q.rank, rates, margin, now,
+                bookings, q.rank, rates, margin, at,
                 lambda back: _counted_from(conn, key, back, margin),
             )  # fmt: skip
             room = held is None
@@ -317,7 +303,7 @@ def _admit_sqlite(
             "reserved_at": stamp,
             "outcome": RESERVED,
             "priority": q.priority,
-            "queued_ms": _queued_ms(me, now),
+            "queued_ms": _queued_ms(me, at),
             **ids,
         }
         call_id = conn.execute(_INSERT, values).scalar_one()
@@ -338,10 +324,10 @@ def _admit_sqlite(
         if me is not None and me.waiting_since is not None:
             # Admitted after waiting: drop the tickets nobody renewed (0012_tickets).
             conn.execute(delete(_T).where(_T.c.budget_key == key, _T.c.lease_until <= now_dt))
-        return Seen(int(call_id), now_dt, blocked, server, blockers, kept, 0, now)
-    wake = now
+        return Seen(int(call_id), now_dt, blocked, server, blockers, kept, 0, at)
+    wake = at
     if not (room and ahead == 0):
-        wake = slot_at(_slots(conn, key, rates, ahead, margin), rates, ahead, now, margin)
+        wake = slot_at(_slots(conn, key, rates, ahead, margin), rates, ahead, at, margin)
         if blocked is not None:
             wake = max(wake, blocked.timestamp())
         if held is not None:
@@ -351,7 +337,7 @@ def _admit_sqlite(
         # A heartbeat lease (0012_tickets): the waiter renews it by asking again, so the
         # ticket of one that died stops counting within hold + grace, not at its turn.
         lease = now_dt + timedelta(seconds=q.hold + q.grace)
-        turn = now_dt + timedelta(seconds=wake - now)
+        turn = now_dt + timedelta(seconds=wake - at)
         if me is None:
             times = {"arrived_at": now_dt, "waiting_since": now_dt, "lease_until": lease,
                      "turn_at": turn}  # fmt: skip
