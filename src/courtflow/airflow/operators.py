@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from courtflow.airflow.deferring import BudgetDeferringOperator
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
 from courtflow.airflow.totals import TaskTotals, earlier_tries, task_calls, task_result
-from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
+from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL
 from courtflow.airflow.windows import resolve_window, run_priority
 from courtflow.catalogue.resources import ResourceSpec, get_resource
 from courtflow.catalogue.scope import Scope
@@ -108,7 +109,7 @@ def observed(sink: MetricsSink) -> Callable[[CallGate], CallGate]:
     return wrap
 
 
-class CourtListenerSyncOperator(BaseOperator):
+class CourtListenerSyncOperator(BudgetDeferringOperator):
     """Sync ``resource`` for this run's window (see :func:`resolve_window`).
 
     ``max_sleep`` (seconds; default: the connection's) is the longest budget wait slept
@@ -160,16 +161,6 @@ class CourtListenerSyncOperator(BaseOperator):
         self.refresh_every = refresh_every
         self.poll_interval = poll_interval
         self.min_deferral = min_deferral
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        return self._run(context, {})
-
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, **_: Any
-    ) -> dict[str, Any]:
-        event = event or {}
-        self.log.info("resuming after %.1fs in the triggerer", float(event.get("waited", 0.0)))
-        return self._run(context, event)
 
     # -- the work ---------------------------------------------------------------------
     def _run(self, context: Context, resume: Mapping[str, Any]) -> dict[str, Any]:
@@ -330,17 +321,7 @@ class CourtListenerSyncOperator(BaseOperator):
             "deferrals": deferrals + 1,
             "totals": (totals or TaskTotals()).as_payload(),
         }
-        trigger = BudgetTrigger(
-            available_at,
-            self.courtlistener_conn_id,
-            poll_interval=self.poll_interval,
-            payload=payload,
-            deferred_at=time.time(),
-            min_deferral=self.min_deferral,
-            ticket=ticket,
-            priority=priority,
-        )
-        self.defer(trigger=trigger, method_name="execute_complete")
+        self._defer_to_budget(available_at, payload, ticket=ticket, priority=priority)
 
     def _default_start(self, context: Context) -> datetime:
         if self.default_start is not None:

@@ -18,16 +18,17 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
+from courtflow.airflow.deferring import BudgetDeferringOperator
 from courtflow.airflow.hooks import DEFAULT_CONN_ID, CourtListenerHook
 from courtflow.airflow.operators import CourtListenerFatalError, observed
-from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL, BudgetTrigger
+from courtflow.airflow.triggers import DEFAULT_MIN_DEFERRAL, DEFAULT_POLL_INTERVAL
 from courtflow.airflow.windows import run_priority
 from courtflow.errors import BudgetExhaustedError, FatalError, ThrottledError
 
 
-class CourtListenerSearchOperator(BaseOperator):
+class CourtListenerSearchOperator(BudgetDeferringOperator):
     """Walk a search scope's due windows (see courtflow.search.walk) for this DAG run."""
 
     template_fields: Sequence[str] = ("courtlistener_conn_id",)
@@ -68,16 +69,6 @@ class CourtListenerSearchOperator(BaseOperator):
         self.max_sleep = max_sleep
         self.poll_interval, self.min_deferral = poll_interval, min_deferral
         self.priority = priority
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        return self._run(context, {})
-
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, **_: Any
-    ) -> dict[str, Any]:
-        event = event or {}
-        self.log.info("resuming after %.1fs in the triggerer", float(event.get("waited", 0.0)))
-        return self._run(context, event)
 
     def _options(self, context: Context) -> Any:
         from courtflow.search.run import SearchOptions
@@ -147,12 +138,8 @@ class CourtListenerSearchOperator(BaseOperator):
     def _defer(self, available_at: float, wait: float, deferrals: int, why: str, *,
                ticket: int | None = None, priority: str | None = None) -> None:  # fmt: skip
         self.log.info("%s for %.1fs: deferring to the triggerer", why, wait)
-        trigger = BudgetTrigger(
-            available_at, self.courtlistener_conn_id, poll_interval=self.poll_interval,
-            payload={"deferrals": deferrals + 1}, deferred_at=time.time(),
-            min_deferral=self.min_deferral, ticket=ticket, priority=priority,
-        )  # fmt: skip
-        self.defer(trigger=trigger, method_name="execute_complete")
+        self._defer_to_budget(available_at, {"deferrals": deferrals + 1}, ticket=ticket,
+                              priority=priority)  # fmt: skip
 
 
 def _day(value: Any) -> str | None:
