@@ -131,11 +131,11 @@ def _stored_by_windows(
         query = query.where(t.c.run_id.in_(ids))
     if since is not None:
         query = query.where(t.c.updated_at >= since)
-    stored = {}
+    found = {}
     for resource, new, rows, records, rejected in conn.execute(query):
         new, rows = int(new or 0), int(rows or 0)
-        stored[resource] = Stored(new, rows - new, int(records or 0) - rows - int(rejected or 0))
-    return stored
+        found[resource] = Stored(new, rows - new, int(records or 0) - rows - int(rejected or 0))
+    return {s.name: found[s.name] for s in specs if s.name in found}  # the caller's order
 
 
 def _rejected(
