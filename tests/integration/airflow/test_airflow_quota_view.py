@@ -68,6 +68,7 @@ def wait_healthy(base: str, services: Services, timeout: float = 180.0) -> None:
     raise AssertionError("api-server not healthy:\n" + services.tail("api-server"))
 
 
+@pytest.mark.slow  # a DAG run, an API server and Chromium: about 2 min; make test-slow
 @pytest.mark.timeout(600)
 def test_quota_view_needs_airflow_login_and_shows_every_window(
     airflow_template: Path, tmp_path: Path

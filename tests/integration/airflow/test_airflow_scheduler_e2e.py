@@ -45,6 +45,7 @@ RATES = ("20/4s", "60/20s")
 RUN_TIMEOUT = 240.0
 
 
+@pytest.mark.slow  # a real scheduler, triggerer and API server: about 2 min; make test-slow
 @pytest.mark.timeout(600)
 def test_two_dags_share_one_budget_under_the_scheduler_with_no_429_and_deferred_waits(
     tmp_path: Path,

@@ -102,6 +102,11 @@ def _offset(db: str) -> int:
         engine.dispose()
 
 
+# About 25 s each (a real process killed mid-file): make test runs PostgreSQL, make
+# test-slow SQLite too; the resume logic above the loader is the same for both.
+@pytest.mark.parametrize(
+    "db_url", ["postgresql", pytest.param("sqlite", marks=pytest.mark.slow)], indirect=True
+)
 def test_a_bootstrap_killed_halfway_resumes_and_ends_with_the_same_table(
     db_url: str, tmp_path: Path
 ) -> None:

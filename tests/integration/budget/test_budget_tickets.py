@@ -81,6 +81,11 @@ def budget(engine: Engine, key: str, **kw: object) -> Budget:
     return Budget(engine, key, parse_rates(RATES), safety_margin=0.1, **kw)  # type: ignore[arg-type]
 
 
+# The rule is the same SQL-free orchestration on both databases; each run waits out real
+# windows (about 30 s), so make test runs PostgreSQL and make test-slow SQLite too.
+@pytest.mark.parametrize(
+    "budget_engine", ["postgresql", pytest.param("sqlite", marks=pytest.mark.slow)], indirect=True
+)
 def test_killed_waiters_stop_counting_and_the_next_caller_goes_when_the_windows_allow(
     budget_engine: Engine, key: str
 ) -> None:
