@@ -16,8 +16,8 @@ from courtflow.bootstrap import BootstrapOptions, bootstrap
 from courtflow.bootstrap.exports import by_resource
 from courtflow.catalogue.resources import RESOURCES
 from courtflow.catalogue.window import Window
-from courtflow.errors import BulkFileError
 from courtflow.config import Settings
+from courtflow.errors import BulkFileError
 from courtflow.run.sync import open_pipeline, sync_window
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
 from courtflow.sandbox.bulk import export_rows, sandbox_records, write_export
