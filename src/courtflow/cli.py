@@ -441,12 +441,14 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    """Counts per window against the server; --repair re-walks the drifted ones."""
+    """Counts per window against the server; --repair re-walks the drifted ones.
+
+    Like sync: the human lines (cost first, drift, repairs) and the budget waits go to
+    stderr, the JSON result to stdout."""
     from courtflow.budget import ledger
     from courtflow.run import audit
     from courtflow.run.plan import plan_calls
-    from courtflow.run.progress import say_retries
-    from courtflow.run.sync import open_pipeline
+    from courtflow.run.progress import open_progress
 
     settings = _with_priority(args, settings, "backfill")
     spec, scope = _scope(args)
@@ -455,38 +457,43 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     run_id, task_id = _ids(args, "audit", spec)
     with (
         log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
-        open_pipeline(settings, run_id=run_id, task_id=task_id,
-                      on_retry=say_retries(enabled=not args.quiet)) as p,
+        open_progress(f"audit {scope.label}", enabled=not args.quiet,
+                      as_log=_json_logs(args)) as progress,
+        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
     ):  # fmt: skip
+        progress.attach(p.budget)
         plan = audit.plan_audit(p.engine, spec, scope, since=since, until=until, step=args.step)
         with p.engine.connect() as conn:
             now = ledger.epoch(ledger.db_now(conn))
         span = "all records" if plan.step == "all" else f"{plan.span}"
-        print(f"audit {scope.label} {span}: {len(plan.windows)} {plan.step} window(s) -> "
-              f"{plan.calls} calls (one count=on call a window)")  # fmt: skip
+        _say(args, f"audit {scope.label} {span}: {len(plan.windows)} {plan.step} window(s) -> "
+                   f"{plan.calls} calls (one count=on call a window)")  # fmt: skip
         for line in audit.budget_lines(plan_calls(plan.calls, p.budget.usage(), now)):
-            print(line)
-        sys.stdout.flush()
-        counts = audit.count_windows(p.engine, p.client, spec, scope, plan)
-        drifted = [c for c in counts if c.drift]
-        print(f"{len(drifted)} of {len(counts)} window(s) drifted "
-              f"(server {sum(c.server for c in counts)}, stored live rows "
-              f"{sum(c.local for c in counts)})")  # fmt: skip
-        for line in audit.drift_lines(counts):
-            print(line)
-        repairs = []
-        if args.repair and drifted:
-            print(f"repairing {len(drifted)} window(s): a re-walk each, plus one call for "
-                  "every stored row the walk does not return")  # fmt: skip
-            for c in drifted:
-                r = audit.repair_window(p.engine, p.client, spec, scope, c.window,
-                                        run_id=run_id, dated=plan.step != "all")  # fmt: skip
-                repairs.append(r)
-                print(f"  {r.window}: {r.pages} pages, {r.written} rows written, "
-                      f"{r.moved} edited since, {r.deleted} marked deleted, {r.calls} calls")
+            _say(args, line)
+        try:
+            counts = audit.count_windows(p.engine, p.client, spec, scope, plan)
+            drifted = [c for c in counts if c.drift]
+            _say(args, f"{len(drifted)} of {len(counts)} window(s) drifted "
+                       f"(server {sum(c.server for c in counts)}, stored live rows "
+                       f"{sum(c.local for c in counts)})")  # fmt: skip
+            for line in audit.drift_lines(counts):
+                _say(args, line)
+            repairs = []
+            if args.repair and drifted:
+                _say(args, f"repairing {len(drifted)} window(s): a re-walk each, plus one "
+                           "call for every stored row the walk does not return")  # fmt: skip
+                for c in drifted:
+                    r = audit.repair_window(p.engine, p.client, spec, scope, c.window,
+                                            run_id=run_id, dated=plan.step != "all")  # fmt: skip
+                    repairs.append(r)
+                    _say(args, f"  {r.window}: {r.pages} pages, {r.written} rows written, "
+                               f"{r.moved} edited since, {r.deleted} marked deleted, "
+                               f"{r.calls} calls")  # fmt: skip
+        except BudgetExhaustedError as exc:
+            raise _too_long(args, p.budget, exc) from None
         purged = audit.purge(p.engine, spec, scope, plan.span) if args.purge else 0
         if args.purge:
-            print(f"purged {purged} row(s) marked deleted")
+            _say(args, f"purged {purged} row(s) marked deleted")
     print(json.dumps({
         "resource": spec.name, "scope": scope.key, "windows": len(counts),
         "drifted": len(drifted), "count_calls": plan.calls,
@@ -881,6 +888,7 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
                    "rows are never removed)")
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     prioritised(p, "backfill")
+    waits(p)
     p.set_defaults(func=cmd_audit)
 
     p = command("status", "what is loaded, what is open, how much quota is left, recent 429s")

@@ -69,9 +69,10 @@ def _rows(engine: Engine) -> dict[int, tuple[datetime, datetime | None]]:
 def _audit(
     capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, list[str], dict[str, object]]:
-    code = main(["audit", "--resource", "dockets", "-q", *args])
-    lines = capsys.readouterr().out.strip().splitlines()
-    return code, lines, json.loads(lines[-1])
+    code = main(["audit", "--resource", "dockets", *args])
+    out, err = capsys.readouterr()
+    (result,) = out.strip().splitlines()  # stdout: the JSON result alone
+    return code, err.strip().splitlines(), json.loads(result)
 
 
 def test_audit_finds_drift_and_repair_marks_only_what_the_server_deleted(
@@ -87,10 +88,11 @@ def test_audit_finds_drift_and_repair_marks_only_what_the_server_deleted(
 
     code, lines, summary = _audit(capsys)
     assert code == 1  # drift left unrepaired is a failure a scheduler sees
-    # The cost comes first, before any count: the plan's words.
-    assert lines[0].startswith("audit dockets [")
-    assert "calls (one count=on call a window)" in lines[0]
-    assert "budget:" in "\n".join(lines[1:3])
+    # The cost comes first, before any count: the plan's words (after the start line).
+    assert lines[0] == "audit dockets: started"
+    assert lines[1].startswith("audit dockets [")
+    assert "calls (one count=on call a window)" in lines[1]
+    assert "budget:" in "\n".join(lines[2:4])
     windows = int(summary["windows"])  # type: ignore[call-overload]
     assert sandbox.stats()["admitted"] - admitted == windows == summary["count_calls"]
     assert summary["drifted"] and not summary["repaired"]
@@ -156,3 +158,23 @@ def test_audit_refuses_a_scope_it_cannot_read_in_the_table(
     err = capsys.readouterr().err
     assert code == 2
     assert "court__date_modified__gte" in err and "cannot be evaluated on the stored" in err
+
+
+def test_audit_waits_for_the_budget_visibly_and_max_wait_exits_75(
+    env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One count a window; three calls fit in a minute, so the audit must wait or give up.
+    monkeypatch.setenv("COURTFLOW_RATES", "3/min")
+    code = main(["audit", "--resource", "dockets", "--since", "2024-01-01", "--until",
+                 "2024-03-01", "--step", "day", "--max-wait", "1s"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 75, err
+    assert out == ""  # no result: the audit did not finish
+    assert "longer than --max-wait 1s" in err and "Rerun after" in err
+    # Without --max-wait it waits, one line per wait when redirected (here: captured):
+    # two day windows at one call in 6 s, so the second count waits whatever the speed.
+    monkeypatch.setenv("COURTFLOW_RATES", "1/6s")
+    code, lines, summary = _audit(capsys, "--since", "2024-01-01", "--until", "2024-01-03",
+                                  "--step", "day")  # fmt: skip
+    assert code in (0, 1) and summary["count_calls"] == 2
+    assert any("waiting for the budget" in line for line in lines), lines
