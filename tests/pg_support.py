@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
@@ -41,3 +42,20 @@ def scratch_database(prefix: str, server_url: str = PG_ADMIN_URL) -> Iterator[st
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def target_database(
+    kind: str, tmp_path: Path, prefix: str, file: str = "target.sqlite"
+) -> Iterator[str]:
+    """A target database of either kind, for tests parametrized over both: a SQLite file
+    under ``tmp_path``, or a scratch PostgreSQL database named after ``prefix``."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / file}"
+        try:
+            yield url
+        finally:
+            dispose_engine(url)
+        return
+    with scratch_database(prefix) as url:
+        yield url

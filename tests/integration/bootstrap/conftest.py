@@ -7,15 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pg_support import scratch_database
+from pg_support import scratch_database, target_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target.sqlite'}"
-        return
-    with scratch_database("courtflow_bulk") as url:
+    with target_database(request.param, tmp_path, "courtflow_bulk") as url:
         yield url
 
 

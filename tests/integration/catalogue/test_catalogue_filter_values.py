@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from bounds import bound
 from courtflow.budget.tables import api_call_ledger
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
-from pg_support import scratch_database
+from pg_support import target_database
 
 SINCE, UNTIL = "1990-01-01T00:00:00Z", "2030-01-01T00:00:00Z"
 AUTH = {"Authorization": f"Token {DEMO_TOKEN}"}
@@ -37,11 +37,8 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'values.sqlite'}"
-    else:
-        with scratch_database("courtflow_values") as url:
-            yield url
+    with target_database(request.param, tmp_path, "courtflow_values") as url:
+        yield url
 
 
 def sync(sandbox: RunningSandbox, db: str, *filters: str) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_s
 from courtflow.store.engine import make_engine
 from courtflow.store.rejects import store_page
 from courtflow.store.tables import resource_table
-from pg_support import scratch_database
+from pg_support import target_database
 
 DOCKETS = RESOURCES["dockets"]
 SYNCED = Window(datetime(1990, 1, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC))
@@ -31,10 +31,7 @@ CONFIG = SandboxConfig(volumes={"dockets": 120, "docket-entries": 0, "recap-docu
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target.sqlite'}"
-        return
-    with scratch_database("courtflow_audit") as url:
+    with target_database(request.param, tmp_path, "courtflow_audit") as url:
         yield url
 
 

@@ -30,9 +30,9 @@ from courtflow.store import (
     list_checkpoints,
     loaded_ranges,
 )
-from courtflow.store.engine import dispose_engine, make_engine
+from courtflow.store.engine import make_engine
 from courtflow.store.tables import resource_table
-from pg_support import scratch_database
+from pg_support import target_database
 
 DOCKETS = get_resource("dockets")
 FJC = get_resource("fjc-integrated-database")
@@ -59,14 +59,8 @@ def clean_faults(sandbox: RunningSandbox) -> Iterator[None]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    with target_database(request.param, tmp_path, "courtflow_mirror") as url:
         yield url
-        dispose_engine(url)
-        return
-    with scratch_database("courtflow_mirror") as url:
-        yield url
-        dispose_engine(url)
 
 
 def settings(sb: RunningSandbox, db: str, **changes: Any) -> Settings:

@@ -34,7 +34,7 @@ from courtflow.store import (
 )
 from courtflow.store.reset import clear_checkpoints
 from courtflow.store.tables import resource_table
-from pg_support import scratch_database
+from pg_support import target_database
 
 SPEC = get_resource("dockets")
 WINDOW = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 6, tzinfo=UTC))
@@ -55,10 +55,7 @@ def clean_faults(sandbox: RunningSandbox) -> Iterator[None]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hostile.sqlite'}"
-        return
-    with scratch_database("courtflow_hostile") as url:
+    with target_database(request.param, tmp_path, "courtflow_hostile") as url:
         yield url
 
 

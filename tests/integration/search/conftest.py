@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from courtflow.sandbox import DEMO_TOKEN, RunningSandbox, SandboxConfig, start_sandbox
-from pg_support import scratch_database
+from pg_support import target_database
 
 VOLUMES = {"dockets": 300, "clusters": 1000, "opinions": 1000, "docket-entries": 200,
            "recap-documents": 200, "people": 60}  # fmt: skip
@@ -27,8 +27,5 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'search.sqlite'}"
-        return
-    with scratch_database("courtflow_search") as url:
+    with target_database(request.param, tmp_path, "courtflow_search") as url:
         yield url
