@@ -168,7 +168,7 @@ def _max_wait(args: argparse.Namespace) -> float:
     """
     if not args.max_wait:
         return math.inf
-    return parse_overlap(args.max_wait, "--max-wait").total_seconds()
+    return parse_duration(args.max_wait, "--max-wait").total_seconds()
 
 
 def _waiting_pipeline(args: argparse.Namespace, settings: Settings, progress: Progress,
@@ -228,7 +228,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     window = _window(args)
     run_id, task_id = _ids(args, "sync", spec)
     started = datetime.now(UTC)
-    every = parse_overlap(args.book_next, "--book-next") if args.book_next else None
+    every = parse_duration(args.book_next, "--book-next") if args.book_next else None
     if every is not None and every <= timedelta(0):
         raise FatalError("--book-next must be a positive duration such as 1h")
     with (
@@ -309,7 +309,7 @@ def _apply_retention(args: argparse.Namespace, engine: Any, budget: Budget, reso
     from courtflow.budget import ledger
     from courtflow.store.retention import merge_old_checkpoints
 
-    keep = parse_overlap(args.retention, "--retention")
+    keep = parse_duration(args.retention, "--retention")
     budget.purge(keep.total_seconds())
     with engine.begin() as conn:
         now = ledger.db_now(conn)
@@ -678,24 +678,6 @@ def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )  # fmt: skip
 
 
-def parse_overlap(text: str, option: str = "--overlap") -> timedelta:
-    """``1d``, ``12h``, ``30m``, ``90s`` or ``0``: a duration given to ``option`` (by
-    default how far before the export's date the API resumes)."""
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    value = text.strip().lower()
-    try:
-        if value == "0":
-            return timedelta(0)
-        number = float(value[:-1])
-        seconds = number * units[value[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise FatalError(f"{option} {text!r}: expected a duration such as 1d, 12h or 30m") \
-            from None
-    if seconds < 0:
-        raise FatalError(f"{option} {text!r} must not be negative")
-    return timedelta(seconds=seconds)
-
-
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from courtflow.bootstrap import BootstrapOptions, bootstrap
     from courtflow.bootstrap.load import resolve
@@ -710,7 +692,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         resource=args.resource,
         filters=parse_filter_items(args.filter or ()),
         load_all=args.all,
-        overlap=parse_overlap(args.overlap),
+        overlap=parse_duration(args.overlap, "--overlap"),
         run_id=run_id,
         force=args.force,
         progress=not args.quiet,

@@ -59,7 +59,7 @@ class CourtListenerBootstrapOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from courtflow.bootstrap import BootstrapOptions, bootstrap
-        from courtflow.cli import parse_overlap
+        from courtflow.config import parse_duration
         from courtflow.store.engine import make_engine
         from courtflow.store.migrate import upgrade
 
@@ -70,7 +70,7 @@ class CourtListenerBootstrapOperator(BaseOperator):
             upgrade(engine)
             options = BootstrapOptions(
                 resource=self.resource, filters=self.filters, load_all=self.load_all,
-                overlap=parse_overlap(self.overlap), run_id=context["run_id"],
+                overlap=parse_duration(self.overlap, "overlap"), run_id=context["run_id"],
                 api_base=settings.base_url,
             )  # fmt: skip
             [result] = bootstrap(engine, [self.file], options)

@@ -161,9 +161,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings, say: Callable[[str]
 def _every(args: argparse.Namespace) -> timedelta | None:
     if not getattr(args, "book_next", None):
         return None
-    from courtflow.cli import parse_overlap
+    from courtflow.config import parse_duration
 
-    every = parse_overlap(args.book_next, "--book-next")
+    every = parse_duration(args.book_next, "--book-next")
     if every <= timedelta(0):
         raise ConfigError("--book-next must be a positive duration such as 1d")
     return every

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from courtflow.bootstrap.progress import Progress
-from courtflow.cli import parse_overlap
+from courtflow.config import parse_duration
 from courtflow.errors import FatalError
 
 
@@ -24,11 +24,11 @@ def test_plain_progress_lines_show_rate_share_and_eta() -> None:
 
 
 def test_overlap_durations() -> None:
-    assert parse_overlap("1d") == timedelta(days=1)
-    assert parse_overlap("12h") == timedelta(hours=12)
-    assert parse_overlap("0") == timedelta(0)
+    assert parse_duration("1d", "--overlap") == timedelta(days=1)
+    assert parse_duration("12h", "--overlap") == timedelta(hours=12)
+    assert parse_duration("0", "--overlap") == timedelta(0)
     with pytest.raises(FatalError, match="--overlap"):
-        parse_overlap("soon")
+        parse_duration("soon", "--overlap")
 
 
 def _export(rows: int) -> bytes:
