@@ -23,7 +23,7 @@ from courtflow import __version__
 from courtflow.catalogue.resources import ResourceSpec
 from courtflow.catalogue.scope import Scope
 from courtflow.catalogue.window import Window, check_step, iso, parse_instant
-from courtflow.config import Settings, parse_duration
+from courtflow.config import Settings, duration_text, parse_duration
 from courtflow.errors import BudgetExhaustedError, CourtflowError, FatalError, ThrottledError
 from courtflow.observe.logs import LOG_FORMATS, configure_logging, log_context
 from courtflow.run.plan import fmt_seconds
@@ -787,7 +787,7 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
 
     def waits(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--max-wait", metavar="DURATION",
+            "--max-wait", type=duration_text("--max-wait"), metavar="DURATION",
             help="the longest wait for the call budget (30m, 2h, 0); past it, exit 75 "
             "(EX_TEMPFAIL) saying when room returns. Default: wait as long as it takes",
         )  # fmt: skip
@@ -814,7 +814,7 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
     prioritised(p, "incremental")
     rejects(p)
     p.add_argument(
-        "--lookback", metavar="DURATION",
+        "--lookback", type=duration_text("--lookback"), metavar="DURATION",
         help="without --since: start this long before the watermark, re-reading the tail "
         "of the last window (default $COURTFLOW_LOOKBACK or 1h)",
     )  # fmt: skip
@@ -823,12 +823,12 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--fields", help="comma-separated fields to keep")
     p.add_argument("--omit", help="comma-separated fields to drop")
     p.add_argument(
-        "--book-next", metavar="DURATION",
+        "--book-next", type=duration_text("--book-next"), metavar="DURATION",
         help="run from a scheduler every DURATION (1h): book this run's calls for the next "
         "one, so a backfill on the same token leaves it room to start at once",
     )  # fmt: skip
     p.add_argument(
-        "--retention", default="7d", metavar="DURATION",
+        "--retention", type=duration_text("--retention"), default="7d", metavar="DURATION",
         help="with --book-next: keep ledger rows and separate completed windows this long "
         "(default 7d); older ones are rolled up / folded so the tables stay bounded",
     )  # fmt: skip
@@ -896,7 +896,7 @@ def build_parser(*, search: bool = True) -> argparse.ArgumentParser:
                    help="keep only the scope's rows (evaluated on the file's columns)")
     p.add_argument("--all", action="store_true",
                    help="load every row even when the filters cannot be evaluated on the file")
-    p.add_argument("--overlap", default="1d",
+    p.add_argument("--overlap", default="1d", type=duration_text("--overlap"),
                    help="the watermark is the export's date minus this (default 1d)")
     p.add_argument("--force", action="store_true", help="reload files loaded before")
     p.add_argument("--run-id", help="run id recorded with every row (default: new)")

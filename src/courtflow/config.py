@@ -6,10 +6,11 @@ present) -> :class:`Settings` -> constructors. No other module reads the environ
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -230,6 +231,21 @@ def parse_duration(text: str, name: str) -> timedelta:
     if not 0 <= seconds <= 366 * 86400:
         raise ConfigError(f"{name} {text!r} must be between 0 and 366 days")
     return timedelta(seconds=seconds)
+
+
+def duration_text(option: str) -> Callable[[str], str]:
+    """An argparse ``type`` that checks a duration option when the command line is read,
+    before any set-up or call (the text is kept: messages quote it as given)."""
+
+    def check(text: str) -> str:
+        try:
+            parse_duration(text, option)
+        except ConfigError as exc:
+            # argparse names the option itself: "argument --max-wait: 'soon': expected ..."
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option} ")) from None
+        return text
+
+    return check
 
 
 def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:

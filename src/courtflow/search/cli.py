@@ -20,7 +20,7 @@ from sqlalchemy import Engine, case, func, select
 
 from courtflow.catalogue.filters import parse_filter_items
 from courtflow.catalogue.window import Window
-from courtflow.config import Settings
+from courtflow.config import Settings, duration_text
 from courtflow.errors import ConfigError
 from courtflow.search.form import PAGE_SIZE, TYPES
 from courtflow.search.hydrate import hydration_plan
@@ -69,7 +69,7 @@ def add_parser(command: Callable[[str, str], argparse.ArgumentParser],
     p.add_argument("--run-id", help="run id recorded with every call and row (default: new)")
     p.add_argument("--json", action="store_true", help="status: one JSON object")
     p.add_argument(
-        "--book-next", metavar="DURATION",
+        "--book-next", type=duration_text("--book-next"), metavar="DURATION",
         help="run from a scheduler every DURATION (1d): book this run's calls for the next "
         "one, so a backfill on the same token leaves it room to start at once",
     )  # fmt: skip
