@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from courtflow.budget.tables import api_call_ledger  # noqa: E402
 from courtflow.catalogue.resources import get_resource  # noqa: E402
 from courtflow.sandbox import DEMO_TOKEN  # noqa: E402
+from courtflow.sandbox.process import sandbox_process  # noqa: E402
 from courtflow.store.convert import parse_timestamp  # noqa: E402
 from courtflow.store.state import get_watermark  # noqa: E402
 from courtflow.store.tables import resource_table, sync_checkpoints  # noqa: E402
@@ -79,23 +80,11 @@ class Proc:
 @contextmanager
 def sandbox(volume: int) -> Iterator[str]:
     """The sandbox in its own process; its URL."""
-    cmd = [sys.executable, "-m", "courtflow.sandbox", "--port", "0", "--rates", RATES,
-           "--api-usage-rates", "1000/min,100000/hour",  # one read per run, 300+ runs
-           "--seed", "11", *(f"--volume={r}={volume}" for r in RESOURCES)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("SANDBOX_URL="):
-            raise RuntimeError(f"sandbox did not start: {line!r}")
-        yield line.split("=", 1)[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    args = ["--rates", RATES,
+            "--api-usage-rates", "1000/min,100000/hour",  # one read per run, 300+ runs
+            "--seed", "11", *(f"--volume={r}={volume}" for r in RESOURCES)]  # fmt: skip
+    with sandbox_process(args) as url:
+        yield url
 
 
 @contextmanager

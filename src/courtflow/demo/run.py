@@ -60,27 +60,16 @@ def _fail(message: str, log: Path | None = None) -> None:
 def sandbox_process(log: Path) -> Iterator[str]:
     """Run the sandbox in its own process (Airflow runs tasks in other processes)."""
     from courtflow.sandbox import DEMO_TOKEN
+    from courtflow.sandbox.process import SandboxStartError
+    from courtflow.sandbox.process import sandbox_process as started
 
+    args = ["--rates", RATES, "--token", DEMO_TOKEN, "--token", NAIVE_TOKEN]
     with log.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "courtflow.sandbox", "--port", "0", "--rates", RATES,
-             "--token", DEMO_TOKEN, "--token", NAIVE_TOKEN],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
         try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline().strip()
-            if not line.startswith("SANDBOX_URL="):
-                _fail("the sandbox did not start", log)
-            yield line.split("=", 1)[1]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            with started(args, stderr=err) as url:
+                yield url
+        except SandboxStartError:
+            _fail("the sandbox did not start", log)
 
 
 def _run(cmd: list[str], env: Mapping[str, str], log: Path, what: str) -> None:
