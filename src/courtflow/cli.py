@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -171,15 +172,27 @@ def _max_wait(args: argparse.Namespace) -> float:
     return parse_duration(args.max_wait, "--max-wait").total_seconds()
 
 
-def _waiting_pipeline(args: argparse.Namespace, settings: Settings, progress: Progress,
-                      run_id: str, task_id: str) -> Any:  # fmt: skip
-    """``open_pipeline`` for a load that waits for the budget up to ``--max-wait`` and,
-    if it gives up, gives its place in the queue up with it (it exits)."""
+@contextmanager
+def _budgeted_run(
+    args: argparse.Namespace, settings: Settings, label: str, spec: ResourceSpec, scope: Scope,
+    run_id: str, task_id: str, total: int | None = None,
+) -> Iterator[tuple[Progress, Pipeline]]:  # fmt: skip
+    """A load's log context, its progress display, and a pipeline that waits for the
+    budget up to ``--max-wait`` (visibly: the progress hears every wait) and, if it gives
+    up, gives its place in the queue up with it (it exits)."""
+    from courtflow.run.progress import open_progress
     from courtflow.run.sync import open_pipeline
 
-    return open_pipeline(settings, run_id=run_id, task_id=task_id,
-                         gate_wrapper=_observed(progress), on_retry=progress.on_retry,
-                         max_sleep=_max_wait(args), hold_on_defer=False)  # fmt: skip
+    with (
+        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
+        open_progress(label, total=total, enabled=not args.quiet,
+                      as_log=_json_logs(args)) as progress,
+        open_pipeline(settings, run_id=run_id, task_id=task_id,
+                      gate_wrapper=_observed(progress), on_retry=progress.on_retry,
+                      max_sleep=_max_wait(args), hold_on_defer=False) as p,
+    ):  # fmt: skip
+        progress.attach(p.budget)
+        yield progress, p
 
 
 def _too_long(args: argparse.Namespace, budget: Budget, exc: BudgetExhaustedError) -> Exception:
@@ -218,7 +231,6 @@ def _iso(epoch: float) -> str:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from courtflow.run.progress import open_progress
     from courtflow.run.summary import summarize
     from courtflow.run.sync import sync_window
     from courtflow.store.retry import DbRetryPolicy
@@ -231,13 +243,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     every = parse_duration(args.book_next, "--book-next") if args.book_next else None
     if every is not None and every <= timedelta(0):
         raise FatalError("--book-next must be a positive duration such as 1h")
-    with (
-        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
-        open_progress(f"sync {scope.label}", enabled=not args.quiet,
-                      as_log=_json_logs(args)) as progress,
-        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
-    ):  # fmt: skip
-        progress.attach(p.budget)
+    with _budgeted_run(args, settings, f"sync {scope.label}", spec, scope, run_id,
+                       task_id) as (progress, p):
         if window is None:
             window = _catch_up(args, p, spec, scope, settings)
         try:
@@ -317,7 +324,6 @@ def _apply_retention(args: argparse.Namespace, engine: Any, budget: Budget, reso
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    from courtflow.run.progress import open_progress
     from courtflow.run.summary import Stored, summarize
     from courtflow.run.sync import sync_window
     from courtflow.store.retry import DbRetryPolicy
@@ -341,13 +347,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         windows = list(window.split(step)) if spec.incremental else [window]
     run_id, task_id = _ids(args, "backfill", spec)
     stored = Stored()
-    with (
-        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
-        open_progress(f"backfill {scope.label}", total=len(windows),
-                      enabled=not args.quiet, as_log=_json_logs(args)) as progress,
-        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
-    ):  # fmt: skip
-        progress.attach(p.budget)
+    with _budgeted_run(args, settings, f"backfill {scope.label}", spec, scope, run_id,
+                       task_id, total=len(windows)) as (progress, p):
         for sub in windows:
             try:
                 result = sync_window(
@@ -448,20 +449,14 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from courtflow.budget import ledger
     from courtflow.run import audit
     from courtflow.run.plan import plan_calls
-    from courtflow.run.progress import open_progress
 
     settings = _with_priority(args, settings, "backfill")
     spec, scope = _scope(args)
     since = parse_instant(args.since, name="--since") if args.since else None
     until = parse_instant(args.until, name="--until") if args.until else None
     run_id, task_id = _ids(args, "audit", spec)
-    with (
-        log_context(run_id=run_id, task_id=task_id, resource=spec.name, scope=scope.key),
-        open_progress(f"audit {scope.label}", enabled=not args.quiet,
-                      as_log=_json_logs(args)) as progress,
-        _waiting_pipeline(args, settings, progress, run_id, task_id) as p,
-    ):  # fmt: skip
-        progress.attach(p.budget)
+    with _budgeted_run(args, settings, f"audit {scope.label}", spec, scope, run_id,
+                       task_id) as (_progress, p):
         plan = audit.plan_audit(p.engine, spec, scope, since=since, until=until, step=args.step)
         with p.engine.connect() as conn:
             now = ledger.epoch(ledger.db_now(conn))
