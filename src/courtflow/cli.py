@@ -675,10 +675,9 @@ def _common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from courtflow.bootstrap import BootstrapOptions, bootstrap
-    from courtflow.bootstrap.load import resolve
     from courtflow.catalogue.filters import parse_filter_items
+    from courtflow.catalogue.resources import get_resource
     from courtflow.run.summary import Stored, summarize
-    from courtflow.store import count_rows
     from courtflow.store.engine import make_engine
     from courtflow.store.migrate import upgrade
 
@@ -697,10 +696,6 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     )
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    specs = list({t.spec.name: t.spec for t in (resolve(f, options) for f in args.file or ())}
-                 .values())  # fmt: skip
-    with engine.connect() as conn:
-        before = {spec.name: count_rows(conn, spec) for spec in specs}
     results = bootstrap(engine, args.file, options)
     for r in results:
         state = "already loaded, skipped" if r.skipped else (
@@ -711,16 +706,11 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         mark += f"; {r.deleted} absent rows marked deleted" if r.deleted else ""
         print(f"{r.file} -> {r.resource}{'?' + r.scope if r.scope else ''}: {state}{mark}",
               file=sys.stderr)  # fmt: skip
-    with engine.connect() as conn:
-        # A bulk load never removes a row, so the rows it added are the count's growth
-        # (another writer of the same table meanwhile would be counted with it).
-        new = {spec.name: count_rows(conn, spec) - before[spec.name] for spec in specs}
-    stored = {}
-    for name in new:
-        mine = [r for r in results if r.resource == name]
-        written = sum(r.rows_written for r in mine)
-        stored[name] = Stored(new[name], max(written - new[name], 0),
-                              sum(r.rows_read for r in mine) - written)  # fmt: skip
+    stored: dict[str, Stored] = {}
+    for r in results:
+        stored[r.resource] = stored.get(r.resource, Stored()).plus(
+            r.new, max(r.rows_written - r.new, 0), r.rows_read - r.rows_written)
+    specs = [get_resource(name) for name in stored]
     summary = summarize(engine, specs, run_ids=[run_id], stored=stored)
     print(summary.human(), file=sys.stderr)
     line = json.loads(summary.as_json())

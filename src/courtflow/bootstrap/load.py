@@ -55,6 +55,7 @@ from courtflow.errors import BulkFileError, ConfigError
 from courtflow.store.deletions import forget_seen, has_seen
 from courtflow.store.state import LOADED_FROM_START, record_range
 from courtflow.store.tables import resource_table
+from courtflow.store.upsert import count_rows
 
 log = logging.getLogger("courtflow.bootstrap")
 
@@ -98,6 +99,9 @@ class FileResult:
     skipped: bool  # loaded before: nothing read
     watermark: datetime | None
     deleted: int = 0  # rows of the scope absent from this export, marked deleted
+    # Of ``rows_written``, rows the table did not hold: its growth over the load (a bulk
+    # load never removes a row; another writer of the table meanwhile counts with it).
+    new: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,7 +110,7 @@ class FileResult:
             "rows_read": self.rows_read, "rows_written": self.rows_written,
             "resumed": self.resumed, "skipped": self.skipped,
             "watermark": self.watermark.isoformat() if self.watermark else None,
-            "deleted": self.deleted,
+            "deleted": self.deleted, "new": self.new,
         }  # fmt: skip
 
 
@@ -426,9 +430,12 @@ def bootstrap(
     results = []
     for target in targets:
         shown = Progress(target.source.name, None) if options.progress else None
+        with engine.connect() as conn:
+            before = count_rows(conn, target.spec)
         result = load_file(engine, target, options,
                            on_chunk=shown.update if shown is not None else None)  # fmt: skip
         if shown is not None:
             shown.finish()
-        results.append(result)
+        with engine.connect() as conn:
+            results.append(replace(result, new=count_rows(conn, target.spec) - before))
     return results

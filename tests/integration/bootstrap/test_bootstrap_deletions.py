@@ -66,6 +66,7 @@ def test_a_newer_export_marks_absent_rows_deleted(
     assert first[0].deleted == 0 and first[0].rows_written > 150
     loaded = _state(engine)
     assert all(v is None for v in loaded.values())
+    assert first[0].new == len(loaded)  # into an empty table, every row is new
 
     # On the server: three dockets deleted; one edited after the next export's date,
     # fetched by the API, then deleted too: the export cannot speak for it.
@@ -79,7 +80,7 @@ def test_a_newer_export_marks_absent_rows_deleted(
     assert sorted(sandbox.delete("dockets", [1001, 1030, 1099, 1040])) == [1001, 1030, 1040, 1099]
 
     second = bootstrap(engine, [_export(sandbox, tmp_path, "2024-03-20")], OPTIONS)
-    assert second[0].deleted == 3
+    assert second[0].deleted == 3 and second[0].new == 0  # nothing inserted: marks only
     after = _state(engine)
     assert set(after) == set(loaded)  # never removed
     assert {k for k, v in after.items() if v is not None} == {1001, 1030, 1099}
